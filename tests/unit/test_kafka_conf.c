@@ -45,6 +45,7 @@ static void test_producer_conf(void **state)
     expect_prop(kc, "linger.ms", "50");                      /* the user's value */
     expect_prop(kc, "queue.buffering.max.kbytes", "16384"); /* bounded default */
     expect_prop(kc, "client.id", "x");
+    expect_prop(kc, "allow.auto.create.topics", "false");
     rd_kafka_conf_destroy(kc);
     cdc_config_destroy(c);
 }
