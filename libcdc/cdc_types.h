@@ -66,12 +66,15 @@ typedef struct cdc_column_s {
 /*
  * Maps a declared type (as SQLite reports it, any case, may be "") to a column type.
  * Never fails: unknown names fall back on SQLite's affinity rules (section 3.1 of
- * https://www.sqlite.org/datatype3.html) and then to TEXT for values of any kind.
+ * https://www.sqlite.org/datatype3.html: INT -> LONG, CHAR/CLOB/TEXT -> TEXT, BLOB -> BLOB,
+ * REAL/FLOA/DOUB -> DOUBLE, otherwise NUMERIC), and an empty declared type maps to TEXT.
+ * The full table is in docs/type-mapping.md.
  */
 cdc_col_type_t cdc_types_from_declared(const char *decl_type);
 
-/* Parses an override from the config ("decimal(14,2)", "timestamp", "text", ...);
- * returns 0, or -1 with the reason in errstr for an unknown type name. */
+/* Parses an override from the config ("decimal(14,2)", "timestamp", "text", ...): the
+ * known SQL names above and the kind names ("long", ...), never the affinity fallback;
+ * returns 0, or -1 with the reason in errstr for an unknown name or invalid arguments. */
 int cdc_types_parse_override(const char *text, cdc_col_type_t *out, char *errstr,
                              size_t errstr_size);
 
