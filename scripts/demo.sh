@@ -44,8 +44,8 @@ for t in sorted(md["topics"], key=lambda t: t["topic"]):
 sqlite3 "$CDC_DATA_DIR/epic7_sales_automation.db" "
   SELECT 'crm_contacts: ' || COUNT(*) || ' contacts, pipeline \$' || printf('%.2f', SUM(estimated_value))
   FROM crm_contacts;
-  SELECT '  ' || tier || ': ' || COUNT(*) || ' contacts, \$' || printf('%.2f', SUM(estimated_value))
-  FROM crm_contacts GROUP BY tier ORDER BY SUM(estimated_value) DESC;
+  SELECT '  ' || priority_tier || ': ' || COUNT(*) || ' contacts, \$' || printf('%.2f', SUM(estimated_value))
+  FROM crm_contacts GROUP BY priority_tier ORDER BY SUM(estimated_value) DESC;
   SELECT 'generated_proposals: ' || COUNT(*) FROM generated_proposals;"
 
 step "4. the applications keep writing (cdc-workload, 5 s at 50 changes/s)"
