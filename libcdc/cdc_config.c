@@ -18,13 +18,13 @@
 #include <yaml.h>
 
 typedef enum {
-    FT_STRING,   /* char * */
-    FT_INT,      /* int, bounded by min/max */
-    FT_KVMAP,    /* cdc_kvlist_t: flat map of scalars */
-    FT_STRLIST,  /* cdc_strlist_t: sequence of scalars */
-    FT_KEYSMAP,  /* cdc_table_keys_t* + count: table -> [columns] */
-    FT_SECTION,  /* nested mapping parsed with sub-fields into the same struct */
-    FT_LIST,     /* sequence of mappings, each parsed with sub-fields into a new item */
+    FT_STRING,  /* char * */
+    FT_INT,     /* int, bounded by min/max */
+    FT_KVMAP,   /* cdc_kvlist_t: flat map of scalars */
+    FT_STRLIST, /* cdc_strlist_t: sequence of scalars */
+    FT_KEYSMAP, /* cdc_table_keys_t* + count: table -> [columns] */
+    FT_SECTION, /* nested mapping parsed with sub-fields into the same struct */
+    FT_LIST,    /* sequence of mappings, each parsed with sub-fields into a new item */
 } field_type_t;
 
 typedef struct field_s field_t;
@@ -37,11 +37,14 @@ struct field_s {
     const field_t *sub;  /* FT_SECTION / FT_LIST: fields of the nested mapping */
     const char *def;     /* default (text), NULL: none */
     int required;
-    int min, max;        /* FT_INT bounds */
+    int min, max; /* FT_INT bounds */
     const char *doc;
 };
 
-#define END_FIELDS {NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL}
+#define END_FIELDS                                                                                 \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL                                                \
+    }
 
 static const field_t source_fields[] = {
     {"name", FT_STRING, offsetof(cdc_source_t, name), 0, 0, NULL, NULL, 1, 0, 0,
@@ -88,10 +91,10 @@ static const field_t check_fields[] = {
 static const field_t registry_fields[] = {
     {"url", FT_STRING, offsetof(cdc_config_t, registry_url), 0, 0, NULL, NULL, 0, 0, 0,
      "Confluent-compatible schema registry; without it records use single-object encoding."},
-    {"username", FT_STRING, offsetof(cdc_config_t, registry_username), 0, 0, NULL, NULL, 0, 0,
-     0, "Basic-auth user of the registry."},
-    {"password", FT_STRING, offsetof(cdc_config_t, registry_password), 0, 0, NULL, NULL, 0, 0,
-     0, "Basic-auth password (use `${VAR}`)."},
+    {"username", FT_STRING, offsetof(cdc_config_t, registry_username), 0, 0, NULL, NULL, 0, 0, 0,
+     "Basic-auth user of the registry."},
+    {"password", FT_STRING, offsetof(cdc_config_t, registry_password), 0, 0, NULL, NULL, 0, 0, 0,
+     "Basic-auth password (use `${VAR}`)."},
     END_FIELDS,
 };
 
@@ -104,10 +107,10 @@ static const field_t validation_fields[] = {
 static const field_t top_fields[] = {
     {"kafka", FT_KVMAP, offsetof(cdc_config_t, kafka), 0, 0, NULL, "{}", 0, 0, 0,
      "librdkafka properties for every role (e.g. `bootstrap.servers`)."},
-    {"kafka_producer", FT_KVMAP, offsetof(cdc_config_t, kafka_producer), 0, 0, NULL, "{}", 0, 0,
-     0, "Extra librdkafka properties for the producer."},
-    {"kafka_consumer", FT_KVMAP, offsetof(cdc_config_t, kafka_consumer), 0, 0, NULL, "{}", 0, 0,
-     0, "Extra librdkafka properties for sinks and the validator."},
+    {"kafka_producer", FT_KVMAP, offsetof(cdc_config_t, kafka_producer), 0, 0, NULL, "{}", 0, 0, 0,
+     "Extra librdkafka properties for the producer."},
+    {"kafka_consumer", FT_KVMAP, offsetof(cdc_config_t, kafka_consumer), 0, 0, NULL, "{}", 0, 0, 0,
+     "Extra librdkafka properties for sinks and the validator."},
     {"topic_prefix", FT_STRING, offsetof(cdc_config_t, topic_prefix), 0, 0, NULL, "cdc", 0, 0, 0,
      "Topics are `<prefix>.<domain>`, `.<domain>.dlq`, `.validation`, `.schemas`."},
     {"schema_registry", FT_SECTION, 0, 0, 0, registry_fields, NULL, 0, 0, 0,
@@ -116,8 +119,7 @@ static const field_t top_fields[] = {
      sizeof(cdc_source_t), source_fields, NULL, 1, 0, 0, "SQLite source files."},
     {"domains", FT_LIST, offsetof(cdc_config_t, domains), offsetof(cdc_config_t, n_domains),
      sizeof(cdc_domain_t), domain_fields, NULL, 1, 0, 0, "Domains: a topic and a target each."},
-    {"validation", FT_SECTION, 0, 0, 0, validation_fields, NULL, 0, 0, 0,
-     "The validation topic."},
+    {"validation", FT_SECTION, 0, 0, 0, validation_fields, NULL, 0, 0, 0, "The validation topic."},
     {"checks", FT_LIST, offsetof(cdc_config_t, checks), offsetof(cdc_config_t, n_checks),
      sizeof(cdc_check_t), check_fields, NULL, 0, 0, 0,
      "Business invariants compared by the validator's audit and the cutover."},
@@ -457,9 +459,8 @@ int cdc_config_check_kafka_props(const cdc_kvlist_t *props, const char *section,
     for (size_t i = 0; i < props->count; i++) {
         for (size_t j = 0; j < sizeof(owned_props) / sizeof(owned_props[0]); j++) {
             if (strcmp(props->items[i].key, owned_props[j].name) == 0) {
-                snprintf(errstr, errstr_size,
-                         "`%s.%s` is owned by the tool and cannot be set: %s", section,
-                         owned_props[j].name, owned_props[j].reason);
+                snprintf(errstr, errstr_size, "`%s.%s` is owned by the tool and cannot be set: %s",
+                         section, owned_props[j].name, owned_props[j].reason);
                 return -1;
             }
         }
@@ -518,8 +519,7 @@ cdc_config_t *cdc_config_load(const char *path, char *errstr, size_t errstr_size
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(errstr, errstr_size, "%s: cannot open the config file: %s", path,
-                 strerror(errno));
+        snprintf(errstr, errstr_size, "%s: cannot open the config file: %s", path, strerror(errno));
         return NULL;
     }
     /* Relative source paths are resolved against the config file's own directory. */
@@ -621,15 +621,15 @@ size_t cdc_config_topics(const cdc_config_t *c, cdc_topic_spec_t **out)
     cdc_topic_spec_t *t = cdc_calloc(2 * c->n_domains + 2, sizeof(*t));
     for (size_t i = 0; i < c->n_domains; i++) {
         const cdc_domain_t *d = &c->domains[i];
-        t[n++] = (cdc_topic_spec_t){cdc_asprintf("%s.%s", c->topic_prefix, d->name),
-                                    d->partitions, CDC_TOPIC_DOMAIN, d->name};
+        t[n++] = (cdc_topic_spec_t){cdc_asprintf("%s.%s", c->topic_prefix, d->name), d->partitions,
+                                    CDC_TOPIC_DOMAIN, d->name};
         t[n++] = (cdc_topic_spec_t){cdc_asprintf("%s.%s.dlq", c->topic_prefix, d->name),
                                     d->partitions, CDC_TOPIC_DLQ, d->name};
     }
     t[n++] = (cdc_topic_spec_t){cdc_asprintf("%s.validation", c->topic_prefix),
                                 c->validation_partitions, CDC_TOPIC_VALIDATION, NULL};
-    t[n++] = (cdc_topic_spec_t){cdc_asprintf("%s.schemas", c->topic_prefix), 1,
-                                CDC_TOPIC_SCHEMAS, NULL};
+    t[n++] =
+        (cdc_topic_spec_t){cdc_asprintf("%s.schemas", c->topic_prefix), 1, CDC_TOPIC_SCHEMAS, NULL};
     *out = t;
     return n;
 }
@@ -664,16 +664,14 @@ static const char *type_name(field_type_t t)
 
 static void write_table(FILE *out, const char *title, const field_t *fields)
 {
-    fprintf(out, "\n### %s\n\n| key | type | default | description |\n|---|---|---|---|\n",
-            title);
+    fprintf(out, "\n### %s\n\n| key | type | default | description |\n|---|---|---|---|\n", title);
     for (const field_t *f = fields; f->name; f++) {
         const char *def = f->required ? "(required)" : f->def ? f->def : "(none)";
         if (f->type == FT_INT && f->min != f->max)
-            fprintf(out, "| `%s` | %s %d..%d | `%s` | %s |\n", f->name, type_name(f->type),
-                    f->min, f->max, def, f->doc);
+            fprintf(out, "| `%s` | %s %d..%d | `%s` | %s |\n", f->name, type_name(f->type), f->min,
+                    f->max, def, f->doc);
         else
-            fprintf(out, "| `%s` | %s | `%s` | %s |\n", f->name, type_name(f->type), def,
-                    f->doc);
+            fprintf(out, "| `%s` | %s | `%s` | %s |\n", f->name, type_name(f->type), def, f->doc);
     }
 }
 

@@ -49,9 +49,9 @@ char *cdc_dlq_value_json(const cdc_dlq_info_t *in)
     set_str(o, "column", in->column);
     set_str(o, "reason", in->reason);
     if (in->has_position)
-        json_object_set_new(o, "position", json_pack("{s:I,s:I}", "epoch",
-                                                     (json_int_t)in->position.epoch, "h",
-                                                     (json_int_t)in->position.h));
+        json_object_set_new(o, "position",
+                            json_pack("{s:I,s:I}", "epoch", (json_int_t)in->position.epoch, "h",
+                                      (json_int_t)in->position.h));
     if (in->origin_topic)
         json_object_set_new(o, "origin",
                             json_pack("{s:s,s:i,s:I}", "topic", in->origin_topic, "partition",

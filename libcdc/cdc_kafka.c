@@ -18,12 +18,9 @@ static const char *const producer_defaults[][2] = {
 };
 
 static const char *const consumer_defaults[][2] = {
-    {"queued.max.messages.kbytes", "8192"},
-    {"queued.min.messages", "10000"},
-    {"fetch.max.bytes", "8388608"},
-    {"max.partition.fetch.bytes", "1048576"},
-    {"session.timeout.ms", "10000"},
-    {"heartbeat.interval.ms", "1000"},
+    {"queued.max.messages.kbytes", "8192"}, {"queued.min.messages", "10000"},
+    {"fetch.max.bytes", "8388608"},         {"max.partition.fetch.bytes", "1048576"},
+    {"session.timeout.ms", "10000"},        {"heartbeat.interval.ms", "1000"},
 };
 
 static int set_prop(rd_kafka_conf_t *kc, const char *name, const char *value, char *errstr,
@@ -64,8 +61,8 @@ rd_kafka_conf_t *cdc_kafka_conf_new(const cdc_config_t *c, cdc_kafka_role_t role
     if (set_list(kc, &c->kafka, errstr, errstr_size) < 0 ||
         set_list(kc, role_props, errstr, errstr_size) < 0)
         goto err;
-    const char *const(*defs)[2] = role == CDC_KAFKA_PRODUCER ? producer_defaults
-                                                             : consumer_defaults;
+    const char *const(*defs)[2] =
+        role == CDC_KAFKA_PRODUCER ? producer_defaults : consumer_defaults;
     size_t n_defs = role == CDC_KAFKA_PRODUCER
                         ? sizeof(producer_defaults) / sizeof(producer_defaults[0])
                         : sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
@@ -104,8 +101,8 @@ char *cdc_kafka_sink_group(const cdc_config_t *c, const char *domain)
     return cdc_asprintf("%s.%s.sink", c->topic_prefix, domain);
 }
 
-int cdc_kafka_check_topics(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_t n,
-                           int timeout_ms, char *errstr, size_t errstr_size)
+int cdc_kafka_check_topics(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_t n, int timeout_ms,
+                           char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
@@ -135,8 +132,7 @@ int cdc_kafka_check_topics(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_
         else
             off += (size_t)snprintf(errstr + off, errstr_size - off,
                                     "%stopic %s has %d partitions, the config says %d",
-                                    off ? "; " : "", topics[i].name, found,
-                                    topics[i].partitions);
+                                    off ? "; " : "", topics[i].name, found, topics[i].partitions);
     }
     rd_kafka_metadata_destroy(md);
     if (off && off < errstr_size)

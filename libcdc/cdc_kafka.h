@@ -39,8 +39,8 @@ char *cdc_kafka_sink_group(const cdc_config_t *conf, const char *domain);
  * metadata request. Returns 0, or -1 with every missing or mismatched topic named in errstr
  * (and how to create them) — also when the cluster cannot be reached within timeout_ms.
  */
-int cdc_kafka_check_topics(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_t n,
-                           int timeout_ms, char *errstr, size_t errstr_size);
+int cdc_kafka_check_topics(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_t n, int timeout_ms,
+                           char *errstr, size_t errstr_size);
 
 /* librdkafka log callback writing into cdc_log (set by cdc_kafka_conf_new). */
 void cdc_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);

@@ -41,8 +41,8 @@ static void test_producer_conf(void **state)
     rd_kafka_conf_t *kc = cdc_kafka_conf_new(c, CDC_KAFKA_PRODUCER, NULL, err, sizeof(err));
     assert_non_null(kc);
     expect_prop(kc, "enable.idempotence", "true");
-    expect_prop(kc, "acks", "-1"); /* librdkafka spells "all" as -1 */
-    expect_prop(kc, "linger.ms", "50");                      /* the user's value */
+    expect_prop(kc, "acks", "-1");                          /* librdkafka spells "all" as -1 */
+    expect_prop(kc, "linger.ms", "50");                     /* the user's value */
     expect_prop(kc, "queue.buffering.max.kbytes", "16384"); /* bounded default */
     expect_prop(kc, "client.id", "x");
     expect_prop(kc, "allow.auto.create.topics", "false");
@@ -98,8 +98,9 @@ static void test_check_topics_against_mock(void **state)
     char *y = NULL;
     size_t ylen = 0;
     FILE *f = open_memstream(&y, &ylen);
-    fprintf(f, "kafka: {bootstrap.servers: '%s'}\ndomains: [{name: crm, target: t, "
-               "partitions: 4}]\nsources: []\n",
+    fprintf(f,
+            "kafka: {bootstrap.servers: '%s'}\ndomains: [{name: crm, target: t, "
+            "partitions: 4}]\nsources: []\n",
             rd_kafka_mock_cluster_bootstraps(mc));
     fclose(f);
     cdc_config_t *c = cdc_config_load_string(y, "/", err, sizeof(err));
