@@ -1,0 +1,528 @@
+/*
+ * cdc_json_canon: canonical JSON (cdc_json_canon.h). A recursive-descent parser that
+ * writes canonical output as it goes; only objects need buffering, because their members
+ * must be sorted and deduplicated before they can be written.
+ */
+#include "cdc_json_canon.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc_alloc.h"
+
+/* Same bound as cdc_convert_json_check: hostile nesting cannot exhaust the stack. */
+#define JSON_MAX_DEPTH 1000
+
+/* PostgreSQL's numeric limits (numeric.c: NUMERIC_WEIGHT_MAX, NUMERIC_DSCALE_MAX). */
+#define PG_NUMERIC_MAX_INT_DIGITS  131072
+#define PG_NUMERIC_MAX_FRAC_DIGITS 16383
+
+typedef struct jc_s {
+    const unsigned char *p;
+    size_t len;
+    size_t i;
+    const char *why;
+    cdc_buf_t str; /* decoded string value being written */
+} jc_t;
+
+/* One object member: key (decoded UTF-8) and canonical value, both inside the object's
+ * member buffer; idx is the position in the input, so the last duplicate can win. */
+typedef struct member_s {
+    size_t key_off, key_len, val_off, val_len, idx;
+    const unsigned char *base;
+} member_t;
+
+static int fail(jc_t *c, const char *why)
+{
+    if (c->why == NULL)
+        c->why = why;
+    return -1;
+}
+
+static void skip_ws(jc_t *c)
+{
+    while (c->i < c->len &&
+           (c->p[c->i] == ' ' || c->p[c->i] == '\t' || c->p[c->i] == '\n' || c->p[c->i] == '\r'))
+        c->i++;
+}
+
+static int hex4(jc_t *c, unsigned *out)
+{
+    unsigned v = 0;
+
+    if (c->len - c->i < 4)
+        return fail(c, "truncated \\u escape");
+    for (int k = 0; k < 4; k++) {
+        unsigned char h = c->p[c->i++];
+        v <<= 4;
+        if (h >= '0' && h <= '9')
+            v |= (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f')
+            v |= (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F')
+            v |= (unsigned)(h - 'A' + 10);
+        else
+            return fail(c, "bad hex digit in \\u escape");
+    }
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(cdc_buf_t *b, uint32_t cp)
+{
+    if (cp < 0x80) {
+        cdc_buf_put_byte(b, (unsigned char)cp);
+    } else if (cp < 0x800) {
+        cdc_buf_put_byte(b, (unsigned char)(0xc0 | cp >> 6));
+        cdc_buf_put_byte(b, (unsigned char)(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+        cdc_buf_put_byte(b, (unsigned char)(0xe0 | cp >> 12));
+        cdc_buf_put_byte(b, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
+        cdc_buf_put_byte(b, (unsigned char)(0x80 | (cp & 0x3f)));
+    } else {
+        cdc_buf_put_byte(b, (unsigned char)(0xf0 | cp >> 18));
+        cdc_buf_put_byte(b, (unsigned char)(0x80 | ((cp >> 12) & 0x3f)));
+        cdc_buf_put_byte(b, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
+        cdc_buf_put_byte(b, (unsigned char)(0x80 | (cp & 0x3f)));
+    }
+}
+
+/* Decodes the string at c->i (on its opening quote) and appends its UTF-8 to dst. Raw
+ * bytes are copied as they are: the caller's text is valid UTF-8 (cdc_convert checked
+ * it on the source side; PostgreSQL only returns valid UTF-8). */
+static int decode_string(jc_t *c, cdc_buf_t *dst)
+{
+    c->i++;
+    while (c->i < c->len) {
+        unsigned char ch = c->p[c->i];
+        size_t run = c->i;
+        if (ch == '"') {
+            c->i++;
+            return 0;
+        }
+        if (ch < 0x20)
+            return fail(c, "control character in string");
+        if (ch != '\\') {
+            while (c->i < c->len && c->p[c->i] != '"' && c->p[c->i] != '\\' && c->p[c->i] >= 0x20)
+                c->i++;
+            cdc_buf_put(dst, c->p + run, c->i - run);
+            continue;
+        }
+        if (++c->i >= c->len)
+            break;
+        ch = c->p[c->i++];
+        switch (ch) {
+        case '"':
+        case '\\':
+        case '/':
+            cdc_buf_put_byte(dst, ch);
+            break;
+        case 'b':
+            cdc_buf_put_byte(dst, '\b');
+            break;
+        case 'f':
+            cdc_buf_put_byte(dst, '\f');
+            break;
+        case 'n':
+            cdc_buf_put_byte(dst, '\n');
+            break;
+        case 'r':
+            cdc_buf_put_byte(dst, '\r');
+            break;
+        case 't':
+            cdc_buf_put_byte(dst, '\t');
+            break;
+        case 'u': {
+            unsigned u, lo;
+            if (hex4(c, &u) < 0)
+                return -1;
+            if (u == 0)
+                return fail(c, "\\u0000 escape (PostgreSQL jsonb refuses it)");
+            if (u >= 0xdc00 && u <= 0xdfff)
+                return fail(c, "unpaired low surrogate escape");
+            if (u >= 0xd800 && u <= 0xdbff) {
+                if (c->len - c->i < 2 || c->p[c->i] != '\\' || c->p[c->i + 1] != 'u')
+                    return fail(c, "unpaired high surrogate escape");
+                c->i += 2;
+                if (hex4(c, &lo) < 0)
+                    return -1;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return fail(c, "unpaired high surrogate escape");
+                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            put_utf8(dst, u);
+            break;
+        }
+        default:
+            return fail(c, "bad escape in string");
+        }
+    }
+    return fail(c, "unterminated string");
+}
+
+/* Writes decoded UTF-8 as a canonical JSON string (minimal escapes, see the header). */
+static void encode_string(cdc_buf_t *out, const unsigned char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    cdc_buf_put_byte(out, '"');
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = s[k];
+        const char *esc = NULL;
+        char u[7];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        cdc_buf_put(out, s + run, k - run);
+        run = k + 1;
+        switch (ch) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[ch >> 4];
+            u[5] = hex[ch & 0x0f];
+            u[6] = '\0';
+            esc = u;
+        }
+        cdc_buf_put_str(out, esc);
+    }
+    cdc_buf_put(out, s + run, n - run);
+    cdc_buf_put_byte(out, '"');
+}
+
+static int scan_digits(jc_t *c)
+{
+    size_t start = c->i;
+    while (c->i < c->len && c->p[c->i] >= '0' && c->p[c->i] <= '9')
+        c->i++;
+    return c->i > start;
+}
+
+/* A JSON number (RFC 8259 grammar, stricter than numeric's), written normalized. */
+static int number(jc_t *c, cdc_buf_t *out)
+{
+    size_t start = c->i;
+    char why[128];
+
+    if (c->p[c->i] == '-')
+        c->i++;
+    if (c->i < c->len && c->p[c->i] == '0')
+        c->i++; /* a leading zero stands alone */
+    else if (!scan_digits(c))
+        return fail(c, "bad number");
+    if (c->i < c->len && c->p[c->i] == '.') {
+        c->i++;
+        if (!scan_digits(c))
+            return fail(c, "bad number fraction");
+    }
+    if (c->i < c->len && (c->p[c->i] == 'e' || c->p[c->i] == 'E')) {
+        c->i++;
+        if (c->i < c->len && (c->p[c->i] == '+' || c->p[c->i] == '-'))
+            c->i++;
+        if (!scan_digits(c))
+            return fail(c, "bad number exponent");
+    }
+    if (cdc_json_canon_numeric(c->p + start, c->i - start, out, why, sizeof why) < 0)
+        return fail(c, "number outside PostgreSQL's numeric range");
+    return 0;
+}
+
+static int literal(jc_t *c, const char *word, cdc_buf_t *out)
+{
+    size_t n = strlen(word);
+    if (c->len - c->i < n || memcmp(c->p + c->i, word, n) != 0)
+        return fail(c, "unexpected character");
+    c->i += n;
+    cdc_buf_put(out, word, n);
+    return 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const member_t *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int r = n > 0 ? memcmp(x->base + x->key_off, y->base + y->key_off, n) : 0;
+
+    if (r != 0)
+        return r;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx; /* duplicates: input order */
+}
+
+static int value(jc_t *c, cdc_buf_t *out, int depth);
+
+/* An object: members into a local buffer, then sorted, deduplicated and written. */
+static int object(jc_t *c, cdc_buf_t *out, int depth)
+{
+    cdc_buf_t mem = CDC_BUF_INIT;
+    member_t *m = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1, first = 1;
+
+    c->i++;
+    skip_ws(c);
+    if (c->i < c->len && c->p[c->i] == '}') {
+        c->i++;
+        cdc_buf_put_str(out, "{}");
+        return 0;
+    }
+    for (;;) {
+        skip_ws(c);
+        if (c->i >= c->len || c->p[c->i] != '"') {
+            fail(c, "expected a member name");
+            goto out;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            m = cdc_realloc(m, cap * sizeof *m);
+        }
+        m[n].idx = n;
+        m[n].key_off = mem.len;
+        if (decode_string(c, &mem) < 0)
+            goto out;
+        m[n].key_len = mem.len - m[n].key_off;
+        skip_ws(c);
+        if (c->i >= c->len || c->p[c->i] != ':') {
+            fail(c, "expected ':'");
+            goto out;
+        }
+        c->i++;
+        m[n].val_off = mem.len;
+        if (value(c, &mem, depth + 1) < 0)
+            goto out;
+        m[n].val_len = mem.len - m[n].val_off;
+        n++;
+        skip_ws(c);
+        if (c->i < c->len && c->p[c->i] == '}') {
+            c->i++;
+            break;
+        }
+        if (c->i >= c->len || c->p[c->i] != ',') {
+            fail(c, "expected ',' or '}'");
+            goto out;
+        }
+        c->i++;
+    }
+    for (size_t k = 0; k < n; k++)
+        m[k].base = mem.data;
+    qsort(m, n, sizeof *m, member_cmp);
+    cdc_buf_put_byte(out, '{');
+    for (size_t k = 0; k < n; k++) {
+        /* Of equal keys (adjacent after sorting) only the last in input order is kept. */
+        if (k + 1 < n && m[k].key_len == m[k + 1].key_len &&
+            (m[k].key_len == 0 ||
+             memcmp(mem.data + m[k].key_off, mem.data + m[k + 1].key_off, m[k].key_len) == 0))
+            continue;
+        if (!first)
+            cdc_buf_put_byte(out, ',');
+        first = 0;
+        encode_string(out, mem.data + m[k].key_off, m[k].key_len);
+        cdc_buf_put_byte(out, ':');
+        cdc_buf_put(out, mem.data + m[k].val_off, m[k].val_len);
+    }
+    cdc_buf_put_byte(out, '}');
+    rc = 0;
+out:
+    free(m);
+    cdc_buf_free(&mem);
+    return rc;
+}
+
+static int array(jc_t *c, cdc_buf_t *out, int depth)
+{
+    c->i++;
+    cdc_buf_put_byte(out, '[');
+    skip_ws(c);
+    if (c->i < c->len && c->p[c->i] == ']') {
+        c->i++;
+        cdc_buf_put_byte(out, ']');
+        return 0;
+    }
+    for (;;) {
+        if (value(c, out, depth + 1) < 0)
+            return -1;
+        skip_ws(c);
+        if (c->i < c->len && c->p[c->i] == ']') {
+            c->i++;
+            cdc_buf_put_byte(out, ']');
+            return 0;
+        }
+        if (c->i >= c->len || c->p[c->i] != ',')
+            return fail(c, "expected ',' or ']'");
+        c->i++;
+        cdc_buf_put_byte(out, ',');
+    }
+}
+
+static int value(jc_t *c, cdc_buf_t *out, int depth)
+{
+    unsigned char ch;
+
+    skip_ws(c);
+    if (c->i >= c->len)
+        return fail(c, "unexpected end of input");
+    ch = c->p[c->i];
+    if ((ch == '{' || ch == '[') && depth >= JSON_MAX_DEPTH)
+        return fail(c, "nesting too deep");
+    if (ch == '{')
+        return object(c, out, depth);
+    if (ch == '[')
+        return array(c, out, depth);
+    if (ch == '"') {
+        cdc_buf_reset(&c->str);
+        if (decode_string(c, &c->str) < 0)
+            return -1;
+        encode_string(out, c->str.data, c->str.len);
+        return 0;
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9'))
+        return number(c, out);
+    if (ch == 't')
+        return literal(c, "true", out);
+    if (ch == 'f')
+        return literal(c, "false", out);
+    if (ch == 'n')
+        return literal(c, "null", out);
+    return fail(c, "unexpected character");
+}
+
+int cdc_json_canon(const unsigned char *p, size_t len, cdc_buf_t *out, char *errstr,
+                   size_t errstr_size)
+{
+    jc_t c = {p, len, 0, NULL, CDC_BUF_INIT};
+    size_t start = out->len;
+    int rc = -1;
+
+    if (value(&c, out, 0) == 0) {
+        skip_ws(&c);
+        if (c.i == c.len)
+            rc = 0;
+        else
+            c.why = "text after the JSON value";
+    }
+    if (rc < 0) {
+        out->len = start;
+        snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.i, c.why);
+    }
+    cdc_buf_free(&c.str);
+    return rc;
+}
+
+/* The k-th mantissa digit of a number whose integer digits are at s[ip..ip+ni) and
+ * fraction digits at s[fp..). */
+static unsigned char mant_digit(const unsigned char *s, size_t ip, size_t ni, size_t fp, size_t k)
+{
+    return k < ni ? s[ip + k] : s[fp + (k - ni)];
+}
+
+int cdc_json_canon_numeric(const unsigned char *s, size_t len, cdc_buf_t *out, char *errstr,
+                           size_t errstr_size)
+{
+    static const char *const special[] = {"NaN", "Infinity", "-Infinity"};
+    size_t i = 0, ip, ni, fp = 0, nf = 0, nd, first;
+    int64_t e = 0, exp10, nint, dscale;
+    int neg = 0;
+
+    for (size_t k = 0; k < sizeof special / sizeof special[0]; k++) {
+        if (len == strlen(special[k]) && memcmp(s, special[k], len) == 0) {
+            cdc_buf_put(out, s, len);
+            return 0;
+        }
+    }
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    ip = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    ni = i - ip;
+    if (i < len && s[i] == '.') {
+        fp = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        nf = i - fp;
+    }
+    if (ni + nf == 0)
+        goto bad;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        int eneg = 0;
+        size_t estart;
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        estart = i;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            if (e < 1000000000) /* clamp: anything this large fails the range checks */
+                e = e * 10 + (s[i] - '0');
+        if (i == estart)
+            goto bad;
+        if (eneg)
+            e = -e;
+    }
+    if (i != len)
+        goto bad;
+
+    /* value = mantissa digits * 10^exp10; numeric keeps max(0, -exp10) decimals. */
+    exp10 = e - (int64_t)nf;
+    dscale = exp10 < 0 ? -exp10 : 0;
+    nd = ni + nf;
+    for (first = 0; first < nd && mant_digit(s, ip, ni, fp, first) == '0'; first++)
+        ;
+    nint = (int64_t)(nd - first) + exp10; /* significant digits before the point */
+    if (dscale > PG_NUMERIC_MAX_FRAC_DIGITS || (first < nd && nint > PG_NUMERIC_MAX_INT_DIGITS)) {
+        snprintf(errstr, errstr_size, "number outside PostgreSQL's numeric range");
+        return -1;
+    }
+    if (first == nd) { /* zero: no sign, but its decimals */
+        cdc_buf_put_byte(out, '0');
+        if (dscale > 0)
+            cdc_buf_put_byte(out, '.');
+        for (int64_t k = 0; k < dscale; k++)
+            cdc_buf_put_byte(out, '0');
+        return 0;
+    }
+    if (neg)
+        cdc_buf_put_byte(out, '-');
+    if (nint <= 0) {
+        cdc_buf_put_str(out, "0.");
+        for (int64_t k = 0; k < -nint; k++)
+            cdc_buf_put_byte(out, '0');
+        for (size_t k = first; k < nd; k++)
+            cdc_buf_put_byte(out, mant_digit(s, ip, ni, fp, k));
+        return 0;
+    }
+    for (int64_t k = 0; k < nint; k++)
+        cdc_buf_put_byte(out, first + (size_t)k < nd ? mant_digit(s, ip, ni, fp, first + (size_t)k)
+                                                     : (unsigned char)'0');
+    if ((int64_t)(nd - first) > nint) {
+        cdc_buf_put_byte(out, '.');
+        for (size_t k = first + (size_t)nint; k < nd; k++)
+            cdc_buf_put_byte(out, mant_digit(s, ip, ni, fp, k));
+    }
+    return 0;
+bad:
+    snprintf(errstr, errstr_size, "not a decimal number");
+    return -1;
+}
