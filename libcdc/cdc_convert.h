@@ -95,9 +95,12 @@ void cdc_convert_real_text(double r, char *out);
  */
 int cdc_convert_utf8_check(const unsigned char *p, size_t len, size_t *ncp, size_t *bad_off);
 
-/* Checks that p is exactly one RFC 8259 JSON value (surrounding whitespace allowed),
- * refusing \u0000 and unpaired surrogate escapes; the input must already be valid UTF-8.
- * Returns 0, or -1 with the reason (and byte offset) in errstr. No allocation. */
+/* Checks that p is exactly one RFC 8259 JSON value (surrounding whitespace allowed) that
+ * PostgreSQL's jsonb accepts: \u0000 and unpaired surrogate escapes are refused, and so
+ * are numbers outside numeric's range (more than 131072 digits before the point or 16383
+ * after it, see cdc_json_canon_numeric), which jsonb refuses with "value overflows
+ * numeric format". The input must already be valid UTF-8. Returns 0, or -1 with the
+ * reason (and byte offset) in errstr. No allocation. */
 int cdc_convert_json_check(const unsigned char *p, size_t len, char *errstr, size_t errstr_size);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil), and

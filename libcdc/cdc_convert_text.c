@@ -1,12 +1,15 @@
 /*
  * cdc_convert_text: strict UTF-8 and JSON validation for TEXT and JSON columns
  * (cdc_convert.h). Both run over borrowed bytes without allocating: they sit on the
- * producer's hot path for every text value.
+ * producer's hot path for every text value. JSON numbers are range-checked with
+ * cdc_json_canon_numeric_check, the same rule the canonical JSON form uses.
  */
 #include "cdc_convert.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "cdc_json_canon.h"
 
 int cdc_convert_utf8_check(const unsigned char *p, size_t len, size_t *ncp, size_t *bad_off)
 {
@@ -68,6 +71,7 @@ typedef struct json_chk_s {
     size_t len;
     size_t i;
     const char *why;
+    int out_of_range; /* valid JSON, but a number numeric_in refuses (c->i is its start) */
 } json_chk_t;
 
 static void json_ws(json_chk_t *c)
@@ -158,6 +162,9 @@ static size_t json_digits(json_chk_t *c)
 
 static int json_number(json_chk_t *c)
 {
+    size_t start = c->i;
+    char why[64];
+
     if (c->p[c->i] == '-')
         c->i++;
     if (c->i < c->len && c->p[c->i] == '0') {
@@ -176,6 +183,13 @@ static int json_number(json_chk_t *c)
             c->i++;
         if (json_digits(c) == 0)
             return json_fail(c, "bad number exponent");
+    }
+    /* jsonb stores numbers as numeric, so its range limits are part of "valid": the
+     * grammar above is stricter than numeric_in's, so only the range can fail here. */
+    if (cdc_json_canon_numeric_check(c->p + start, c->i - start, why, sizeof why) < 0) {
+        c->i = start;
+        c->out_of_range = 1;
+        return json_fail(c, "number outside PostgreSQL's numeric range");
     }
     return 0;
 }
@@ -248,7 +262,7 @@ static int json_value(json_chk_t *c, int depth)
 
 int cdc_convert_json_check(const unsigned char *p, size_t len, char *errstr, size_t errstr_size)
 {
-    json_chk_t c = {p, len, 0, NULL};
+    json_chk_t c = {p, len, 0, NULL, 0};
 
     if (json_value(&c, 0) == 0) {
         json_ws(&c);
@@ -256,6 +270,12 @@ int cdc_convert_json_check(const unsigned char *p, size_t len, char *errstr, siz
             return 0;
         c.why = "text after the JSON value";
     }
-    snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.i, c.why);
+    if (c.out_of_range)
+        snprintf(errstr, errstr_size,
+                 "JSON number at byte %zu is outside PostgreSQL numeric's range (jsonb would "
+                 "refuse it)",
+                 c.i);
+    else
+        snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.i, c.why);
     return -1;
 }

@@ -5,6 +5,7 @@
  */
 #include "cdc_json_canon.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 /* PostgreSQL's numeric limits (numeric.c: NUMERIC_WEIGHT_MAX, NUMERIC_DSCALE_MAX). */
 #define PG_NUMERIC_MAX_INT_DIGITS  131072
 #define PG_NUMERIC_MAX_FRAC_DIGITS 16383
+/* numeric_in refuses an exponent at or beyond +-(INT_MAX / 2), whatever the mantissa. */
+#define PG_NUMERIC_EXP_LIMIT ((int64_t)(INT_MAX / 2))
 
 typedef struct jc_s {
     const unsigned char *p;
@@ -438,34 +441,40 @@ static unsigned char mant_digit(const unsigned char *s, size_t ip, size_t ni, si
     return k < ni ? s[ip + k] : s[fp + (k - ni)];
 }
 
-int cdc_json_canon_numeric(const unsigned char *s, size_t len, cdc_buf_t *out, char *errstr,
-                           size_t errstr_size)
-{
-    static const char *const special[] = {"NaN", "Infinity", "-Infinity"};
-    size_t i = 0, ip, ni, fp = 0, nf = 0, nd, first;
-    int64_t e = 0, exp10, nint, dscale;
-    int neg = 0;
+/* A decimal number text taken apart: value = mantissa digits * 10^exp10, the mantissa's
+ * digits being s[ip..ip+ni) then s[fp..fp+nf); first is the index of its first non-zero
+ * digit (nd if the value is zero), nint the count of significant digits before the
+ * point and dscale the decimals numeric keeps. */
+typedef struct num_s {
+    size_t ip, ni, fp, nf, nd, first;
+    int64_t exp10, nint, dscale;
+    int neg;
+} num_t;
 
-    for (size_t k = 0; k < sizeof special / sizeof special[0]; k++) {
-        if (len == strlen(special[k]) && memcmp(s, special[k], len) == 0) {
-            cdc_buf_put(out, s, len);
-            return 0;
-        }
-    }
+enum { NUM_OK = 0, NUM_BAD = -1, NUM_RANGE = -2 };
+
+/* Parses s[0..len) into n without allocating; NUM_BAD if it is not a decimal number,
+ * NUM_RANGE if numeric_in would refuse it with "value overflows numeric format". */
+static int num_parse(const unsigned char *s, size_t len, num_t *n)
+{
+    size_t i = 0;
+    int64_t e = 0;
+
+    memset(n, 0, sizeof *n);
     if (i < len && (s[i] == '+' || s[i] == '-'))
-        neg = s[i++] == '-';
-    ip = i;
+        n->neg = s[i++] == '-';
+    n->ip = i;
     while (i < len && s[i] >= '0' && s[i] <= '9')
         i++;
-    ni = i - ip;
+    n->ni = i - n->ip;
     if (i < len && s[i] == '.') {
-        fp = ++i;
+        n->fp = ++i;
         while (i < len && s[i] >= '0' && s[i] <= '9')
             i++;
-        nf = i - fp;
+        n->nf = i - n->fp;
     }
-    if (ni + nf == 0)
-        goto bad;
+    if (n->ni + n->nf == 0)
+        return NUM_BAD;
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         int eneg = 0;
         size_t estart;
@@ -473,56 +482,103 @@ int cdc_json_canon_numeric(const unsigned char *s, size_t len, cdc_buf_t *out, c
         if (i < len && (s[i] == '+' || s[i] == '-'))
             eneg = s[i++] == '-';
         estart = i;
+        /* Saturates above PG_NUMERIC_EXP_LIMIT: once there, only "too large" matters. */
         for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-            if (e < 1000000000) /* clamp: anything this large fails the range checks */
+            if (e <= PG_NUMERIC_EXP_LIMIT)
                 e = e * 10 + (s[i] - '0');
         if (i == estart)
-            goto bad;
+            return NUM_BAD;
         if (eneg)
             e = -e;
     }
     if (i != len)
-        goto bad;
+        return NUM_BAD;
 
-    /* value = mantissa digits * 10^exp10; numeric keeps max(0, -exp10) decimals. */
-    exp10 = e - (int64_t)nf;
-    dscale = exp10 < 0 ? -exp10 : 0;
-    nd = ni + nf;
-    for (first = 0; first < nd && mant_digit(s, ip, ni, fp, first) == '0'; first++)
+    n->exp10 = e - (int64_t)n->nf;
+    n->dscale = n->exp10 < 0 ? -n->exp10 : 0;
+    n->nd = n->ni + n->nf;
+    for (n->first = 0; n->first < n->nd && mant_digit(s, n->ip, n->ni, n->fp, n->first) == '0';
+         n->first++)
         ;
-    nint = (int64_t)(nd - first) + exp10; /* significant digits before the point */
-    if (dscale > PG_NUMERIC_MAX_FRAC_DIGITS || (first < nd && nint > PG_NUMERIC_MAX_INT_DIGITS)) {
-        snprintf(errstr, errstr_size, "number outside PostgreSQL's numeric range");
-        return -1;
+    n->nint = (int64_t)(n->nd - n->first) + n->exp10;
+    /* numeric_in refuses such an exponent even on a zero mantissa ("0e1073741823"). */
+    if (e >= PG_NUMERIC_EXP_LIMIT || e <= -PG_NUMERIC_EXP_LIMIT)
+        return NUM_RANGE;
+    if (n->dscale > PG_NUMERIC_MAX_FRAC_DIGITS ||
+        (n->first < n->nd && n->nint > PG_NUMERIC_MAX_INT_DIGITS))
+        return NUM_RANGE;
+    return NUM_OK;
+}
+
+static int is_special(const unsigned char *s, size_t len)
+{
+    static const char *const special[] = {"NaN", "Infinity", "-Infinity"};
+
+    for (size_t k = 0; k < sizeof special / sizeof special[0]; k++)
+        if (len == strlen(special[k]) && memcmp(s, special[k], len) == 0)
+            return 1;
+    return 0;
+}
+
+static int num_fail(int rc, char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "%s",
+             rc == NUM_RANGE ? "number outside PostgreSQL's numeric range"
+                             : "not a decimal number");
+    return -1;
+}
+
+int cdc_json_canon_numeric_check(const unsigned char *s, size_t len, char *errstr,
+                                 size_t errstr_size)
+{
+    num_t n;
+    int rc;
+
+    if (is_special(s, len))
+        return 0;
+    rc = num_parse(s, len, &n);
+    return rc == NUM_OK ? 0 : num_fail(rc, errstr, errstr_size);
+}
+
+int cdc_json_canon_numeric(const unsigned char *s, size_t len, cdc_buf_t *out, char *errstr,
+                           size_t errstr_size)
+{
+    num_t n;
+    int rc;
+
+    if (is_special(s, len)) {
+        cdc_buf_put(out, s, len);
+        return 0;
     }
-    if (first == nd) { /* zero: no sign, but its decimals */
+    rc = num_parse(s, len, &n);
+    if (rc != NUM_OK)
+        return num_fail(rc, errstr, errstr_size);
+    if (n.first == n.nd) { /* zero: no sign, but its decimals */
         cdc_buf_put_byte(out, '0');
-        if (dscale > 0)
+        if (n.dscale > 0)
             cdc_buf_put_byte(out, '.');
-        for (int64_t k = 0; k < dscale; k++)
+        for (int64_t k = 0; k < n.dscale; k++)
             cdc_buf_put_byte(out, '0');
         return 0;
     }
-    if (neg)
+    if (n.neg)
         cdc_buf_put_byte(out, '-');
-    if (nint <= 0) {
+    if (n.nint <= 0) {
         cdc_buf_put_str(out, "0.");
-        for (int64_t k = 0; k < -nint; k++)
+        for (int64_t k = 0; k < -n.nint; k++)
             cdc_buf_put_byte(out, '0');
-        for (size_t k = first; k < nd; k++)
-            cdc_buf_put_byte(out, mant_digit(s, ip, ni, fp, k));
+        for (size_t k = n.first; k < n.nd; k++)
+            cdc_buf_put_byte(out, mant_digit(s, n.ip, n.ni, n.fp, k));
         return 0;
     }
-    for (int64_t k = 0; k < nint; k++)
-        cdc_buf_put_byte(out, first + (size_t)k < nd ? mant_digit(s, ip, ni, fp, first + (size_t)k)
-                                                     : (unsigned char)'0');
-    if ((int64_t)(nd - first) > nint) {
+    for (int64_t k = 0; k < n.nint; k++)
+        cdc_buf_put_byte(out, n.first + (size_t)k < n.nd
+                                  ? mant_digit(s, n.ip, n.ni, n.fp, n.first + (size_t)k)
+                                  : (unsigned char)'0');
+    if ((int64_t)(n.nd - n.first) > n.nint) {
         cdc_buf_put_byte(out, '.');
-        for (size_t k = first + (size_t)nint; k < nd; k++)
-            cdc_buf_put_byte(out, mant_digit(s, ip, ni, fp, k));
+        for (size_t k = n.first + (size_t)n.nint; k < n.nd; k++)
+            cdc_buf_put_byte(out, mant_digit(s, n.ip, n.ni, n.fp, k));
     }
     return 0;
-bad:
-    snprintf(errstr, errstr_size, "not a decimal number");
-    return -1;
 }

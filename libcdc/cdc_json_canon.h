@@ -46,9 +46,19 @@ int cdc_json_canon(const unsigned char *p, size_t len, cdc_buf_t *out, char *err
  * ("1.50" -> "1.50", "1e2" -> "100", "-0.0" -> "0.0", "1.50e1" -> "15.0"). The texts
  * "NaN", "Infinity" and "-Infinity" (PostgreSQL's spellings) are appended unchanged.
  * Returns 0, or -1 with the reason in errstr (not a number, or outside numeric's range:
- * more than 131072 digits before the point or 16383 after it); out is left as it was.
+ * more than 131072 digits before the point or 16383 after it, or an exponent of
+ * magnitude INT_MAX / 2 or more even on zero, all of which numeric_in refuses with
+ * "value overflows numeric format"); out is left as it was.
  */
 int cdc_json_canon_numeric(const unsigned char *p, size_t len, cdc_buf_t *out, char *errstr,
                            size_t errstr_size);
+
+/*
+ * Checks, without writing or allocating anything, that cdc_json_canon_numeric would
+ * accept p[0..len): returns 0, or -1 with "not a decimal number" or "number outside
+ * PostgreSQL's numeric range" in errstr. Borrows p only for the call.
+ */
+int cdc_json_canon_numeric_check(const unsigned char *p, size_t len, char *errstr,
+                                 size_t errstr_size);
 
 #endif
