@@ -86,20 +86,18 @@ void cdc_ack_tracker_delivered(cdc_ack_tracker_t *t, uint64_t id, int ok)
 
 int cdc_ack_tracker_take(cdc_ack_tracker_t *t, cdc_pos_t *pos, void **tag)
 {
-    int took = 0;
-    while (!t->failed && t->count > 0) {
-        batch_t *b = &t->ring[t->head];
-        if (!b->closed || b->pending > 0)
-            break;
-        *pos = b->pos;
-        if (tag)
-            *tag = b->tag;
-        took = 1;
-        t->head = (t->head + 1) % t->cap;
-        t->count--;
-        t->first_id++;
-    }
-    return took;
+    if (t->failed || t->count == 0)
+        return 0;
+    batch_t *b = &t->ring[t->head];
+    if (!b->closed || b->pending > 0)
+        return 0;
+    *pos = b->pos;
+    if (tag)
+        *tag = b->tag;
+    t->head = (t->head + 1) % t->cap;
+    t->count--;
+    t->first_id++;
+    return 1;
 }
 
 size_t cdc_ack_tracker_in_flight(const cdc_ack_tracker_t *t)

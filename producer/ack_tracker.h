@@ -34,8 +34,10 @@ void cdc_ack_tracker_close(cdc_ack_tracker_t *t, uint64_t id);
 void cdc_ack_tracker_delivered(cdc_ack_tracker_t *t, uint64_t id, int ok);
 
 /*
- * Pops every leading batch that is closed and fully delivered. Returns 1 with the newest
- * popped position in *pos (and its tag in *tag when tag is not NULL), 0 when none.
+ * Pops the oldest batch if it is closed and fully delivered (and nothing failed): returns
+ * 1 with its position in *pos and its tag in *tag (when tag is not NULL), 0 otherwise.
+ * Call it in a loop: each batch's tag (e.g. "prune the change log up to seq X", "snapshot
+ * chunk ending at key K") is handed back exactly once, in opening order.
  */
 int cdc_ack_tracker_take(cdc_ack_tracker_t *t, cdc_pos_t *pos, void **tag);
 
