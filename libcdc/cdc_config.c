@@ -104,6 +104,23 @@ static const field_t validation_fields[] = {
     END_FIELDS,
 };
 
+#define PRODUCER_OFF(f) (offsetof(cdc_config_t, producer) + offsetof(cdc_producer_conf_t, f))
+static const field_t producer_fields[] = {
+    {"state_dir", FT_STRING, PRODUCER_OFF(state_dir), 0, 0, NULL, "cdc-state", 0, 0, 0,
+     "Where cdc-producer keeps what it acknowledged per source and snapshot progress, "
+     "outside the SQLite files (so a file restored from a backup is recognised); relative "
+     "to the config file's directory."},
+    {"heartbeat_ms", FT_INT, PRODUCER_OFF(heartbeat_ms), 0, 0, NULL, "1000", 0, 50, 600000,
+     "Period of the heartbeats on every partition of a source's domain topic."},
+    {"snapshot_chunk_rows", FT_INT, PRODUCER_OFF(snapshot_chunk_rows), 0, 0, NULL, "2000", 0, 1,
+     1000000, "Rows per snapshot chunk (one short read transaction each)."},
+    {"stream_batch_rows", FT_INT, PRODUCER_OFF(stream_batch_rows), 0, 0, NULL, "5000", 0, 1,
+     1000000, "Change-log rows per stream read transaction."},
+    {"lock_timeout_ms", FT_INT, PRODUCER_OFF(lock_timeout_ms), 0, 0, NULL, "10000", 0, 1, 600000,
+     "How long capture install and acknowledgement retry for the write lock."},
+    END_FIELDS,
+};
+
 static const field_t top_fields[] = {
     {"kafka", FT_KVMAP, offsetof(cdc_config_t, kafka), 0, 0, NULL, "{}", 0, 0, 0,
      "librdkafka properties for every role (e.g. `bootstrap.servers`)."},
@@ -430,6 +447,11 @@ static int validate(parse_ctx_t *ctx, cdc_config_t *c)
             s->path = abs;
         }
     }
+    if (c->producer.state_dir[0] != '/' && ctx->base_dir) {
+        char *abs = cdc_asprintf("%s/%s", ctx->base_dir, c->producer.state_dir);
+        free(c->producer.state_dir);
+        c->producer.state_dir = abs;
+    }
     for (size_t i = 0; i < c->n_checks; i++) {
         cdc_check_t *k = &c->checks[i];
         if (!cdc_config_domain(c, k->domain))
@@ -490,6 +512,8 @@ static cdc_config_t *load_document(yaml_parser_t *parser, const char *file, cons
         rc = parse_mapping(&ctx, root, top_fields, c, "top level");
     if (rc == 0) {
         for (const field_t *f = validation_fields; f->name; f++)
+            apply_default(f, c);
+        for (const field_t *f = producer_fields; f->name; f++)
             apply_default(f, c);
         rc = validate(&ctx, c);
     }
@@ -595,6 +619,7 @@ void cdc_config_destroy(cdc_config_t *c)
     free(c->registry_url);
     free(c->registry_username);
     free(c->registry_password);
+    free(c->producer.state_dir);
     free(c->path);
     free(c);
 }
@@ -689,6 +714,7 @@ void cdc_config_write_reference(FILE *out)
     write_table(out, "sources[]", source_fields);
     write_table(out, "domains[]", domain_fields);
     write_table(out, "validation", validation_fields);
+    write_table(out, "producer", producer_fields);
     write_table(out, "checks[]", check_fields);
     fputs("\n### librdkafka properties the tool owns\n\nSetting one of these in `kafka`, "
           "`kafka_producer` or `kafka_consumer` is refused, because an invariant depends on "

@@ -63,8 +63,18 @@ typedef struct cdc_check_s {
     char *target_sql;
 } cdc_check_t;
 
+/* producer: settings of cdc-producer */
+typedef struct cdc_producer_conf_s {
+    char *state_dir;         /* absolute after loading */
+    int heartbeat_ms;        /* heartbeat period per partition */
+    int snapshot_chunk_rows; /* rows per snapshot read transaction */
+    int stream_batch_rows;   /* change-log rows per stream read transaction */
+    int lock_timeout_ms;     /* how long capture install/ack keeps retrying the write lock */
+} cdc_producer_conf_t;
+
 typedef struct cdc_config_s {
     char *path; /* the file it was loaded from */
+    cdc_producer_conf_t producer;
     cdc_kvlist_t kafka;
     cdc_kvlist_t kafka_producer;
     cdc_kvlist_t kafka_consumer;

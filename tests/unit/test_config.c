@@ -78,6 +78,9 @@ static void test_defaults(void **state)
     assert_string_equal(c->sources[0].table_prefix, "");
     assert_string_equal(c->sources[0].path, "/base/a.db");
     assert_null(c->registry_url);
+    assert_string_equal(c->producer.state_dir, "/base/cdc-state");
+    assert_int_equal(c->producer.heartbeat_ms, 1000);
+    assert_int_equal(c->producer.snapshot_chunk_rows, 2000);
     assert_int_equal(c->kafka.count, 1);
     assert_string_equal(c->kafka.items[0].key, "bootstrap.servers");
     assert_string_equal(c->kafka.items[0].value, "h:1");
