@@ -86,8 +86,11 @@ rd_kafka_conf_t *cdc_kafka_conf_new(const cdc_config_t *c, cdc_kafka_role_t role
             goto err;
     }
     /* Nothing relies on auto-creation: a mistyped topic must fail, not appear with the
-     * broker's default partition count (the devbroker creates 4). */
-    if (set_prop(kc, "allow.auto.create.topics", "false", errstr, errstr_size) < 0)
+     * broker's default partition count (the devbroker creates 4). Consumers never ask for
+     * it by default (and warn when told so against brokers older than Metadata v4, like
+     * the devbroker); producers do, so they are told not to. */
+    if (role == CDC_KAFKA_PRODUCER &&
+        set_prop(kc, "allow.auto.create.topics", "false", errstr, errstr_size) < 0)
         goto err;
     rd_kafka_conf_set_log_cb(kc, cdc_kafka_log_cb);
     return kc;
