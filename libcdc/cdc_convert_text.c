@@ -2,7 +2,8 @@
  * cdc_convert_text: strict UTF-8 and JSON validation for TEXT and JSON columns
  * (cdc_convert.h). Both run over borrowed bytes without allocating: they sit on the
  * producer's hot path for every text value. JSON numbers are range-checked with
- * cdc_json_canon_numeric_check, the same rule the canonical JSON form uses.
+ * cdc_json_canon_numeric_check, the same rule the canonical JSON form uses; the lexical
+ * pieces (escapes, the number grammar) are cdc_json_scan's, shared with cdc_json_canon.
  */
 #include "cdc_convert.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "cdc_json_canon.h"
+#include "cdc_json_scan.h"
 
 int cdc_convert_utf8_check(const unsigned char *p, size_t len, size_t *ncp, size_t *bad_off)
 {
@@ -67,139 +69,54 @@ bad:
 #define JSON_MAX_DEPTH 1000
 
 typedef struct json_chk_s {
-    const unsigned char *p;
-    size_t len;
-    size_t i;
-    const char *why;
-    int out_of_range; /* valid JSON, but a number numeric_in refuses (c->i is its start) */
+    cdc_json_scan_t s;
+    int out_of_range; /* valid JSON, but a number numeric_in refuses (s.i is its start) */
 } json_chk_t;
-
-static void json_ws(json_chk_t *c)
-{
-    while (c->i < c->len &&
-           (c->p[c->i] == ' ' || c->p[c->i] == '\t' || c->p[c->i] == '\n' || c->p[c->i] == '\r'))
-        c->i++;
-}
-
-static int json_fail(json_chk_t *c, const char *why)
-{
-    c->why = why;
-    return -1;
-}
-
-static int json_hex4(json_chk_t *c, unsigned *out)
-{
-    unsigned v = 0;
-
-    if (c->len - c->i < 4)
-        return json_fail(c, "truncated \\u escape");
-    for (int k = 0; k < 4; k++) {
-        unsigned char h = c->p[c->i++];
-        v <<= 4;
-        if (h >= '0' && h <= '9')
-            v |= (unsigned)(h - '0');
-        else if (h >= 'a' && h <= 'f')
-            v |= (unsigned)(h - 'a' + 10);
-        else if (h >= 'A' && h <= 'F')
-            v |= (unsigned)(h - 'A' + 10);
-        else
-            return json_fail(c, "bad hex digit in \\u escape");
-    }
-    *out = v;
-    return 0;
-}
 
 static int json_string(json_chk_t *c)
 {
-    c->i++; /* opening quote */
-    while (c->i < c->len) {
-        unsigned char ch = c->p[c->i];
+    c->s.i++; /* opening quote */
+    while (c->s.i < c->s.len) {
+        unsigned char ch = c->s.p[c->s.i];
         if (ch == '"') {
-            c->i++;
+            c->s.i++;
             return 0;
         }
         if (ch < 0x20)
-            return json_fail(c, "control character in string");
+            return cdc_json_scan_fail(&c->s, "control character in string");
         if (ch != '\\') {
-            c->i++;
+            c->s.i++;
             continue;
         }
-        c->i++;
-        if (c->i >= c->len)
+        c->s.i++;
+        if (c->s.i >= c->s.len)
             break;
-        ch = c->p[c->i++];
+        ch = c->s.p[c->s.i++];
         if (ch == 'u') {
-            unsigned u, lo;
-            if (json_hex4(c, &u) < 0)
+            uint32_t cp;
+            if (cdc_json_scan_escape_u(&c->s, &cp) < 0)
                 return -1;
-            if (u == 0)
-                return json_fail(c, "\\u0000 escape (PostgreSQL jsonb refuses it)");
-            if (u >= 0xdc00 && u <= 0xdfff)
-                return json_fail(c, "unpaired low surrogate escape");
-            if (u >= 0xd800 && u <= 0xdbff) {
-                if (c->len - c->i < 2 || c->p[c->i] != '\\' || c->p[c->i + 1] != 'u')
-                    return json_fail(c, "unpaired high surrogate escape");
-                c->i += 2;
-                if (json_hex4(c, &lo) < 0)
-                    return -1;
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return json_fail(c, "unpaired high surrogate escape");
-            }
         } else if (strchr("\"\\/bfnrt", ch) == NULL || ch == '\0') {
-            return json_fail(c, "bad escape in string");
+            return cdc_json_scan_fail(&c->s, "bad escape in string");
         }
     }
-    return json_fail(c, "unterminated string");
-}
-
-static size_t json_digits(json_chk_t *c)
-{
-    size_t start = c->i;
-    while (c->i < c->len && c->p[c->i] >= '0' && c->p[c->i] <= '9')
-        c->i++;
-    return c->i - start;
+    return cdc_json_scan_fail(&c->s, "unterminated string");
 }
 
 static int json_number(json_chk_t *c)
 {
-    size_t start = c->i;
+    size_t start = c->s.i;
     char why[64];
 
-    if (c->p[c->i] == '-')
-        c->i++;
-    if (c->i < c->len && c->p[c->i] == '0') {
-        c->i++; /* a leading zero stands alone */
-    } else if (json_digits(c) == 0) {
-        return json_fail(c, "bad number");
-    }
-    if (c->i < c->len && c->p[c->i] == '.') {
-        c->i++;
-        if (json_digits(c) == 0)
-            return json_fail(c, "bad number fraction");
-    }
-    if (c->i < c->len && (c->p[c->i] == 'e' || c->p[c->i] == 'E')) {
-        c->i++;
-        if (c->i < c->len && (c->p[c->i] == '+' || c->p[c->i] == '-'))
-            c->i++;
-        if (json_digits(c) == 0)
-            return json_fail(c, "bad number exponent");
-    }
+    if (cdc_json_scan_number(&c->s) < 0)
+        return -1;
     /* jsonb stores numbers as numeric, so its range limits are part of "valid": the
      * grammar above is stricter than numeric_in's, so only the range can fail here. */
-    if (cdc_json_canon_numeric_check(c->p + start, c->i - start, why, sizeof why) < 0) {
-        c->i = start;
+    if (cdc_json_canon_numeric_check(c->s.p + start, c->s.i - start, why, sizeof why) < 0) {
+        c->s.i = start;
         c->out_of_range = 1;
-        return json_fail(c, "number outside PostgreSQL's numeric range");
+        return cdc_json_scan_fail(&c->s, "number outside PostgreSQL's numeric range");
     }
-    return 0;
-}
-
-static int json_literal(json_chk_t *c, const char *word)
-{
-    size_t n = strlen(word);
-    if (c->len - c->i < n || memcmp(c->p + c->i, word, n) != 0)
-        return json_fail(c, "unexpected character");
-    c->i += n;
     return 0;
 }
 
@@ -207,44 +124,44 @@ static int json_value(json_chk_t *c, int depth)
 {
     unsigned char ch;
 
-    json_ws(c);
-    if (c->i >= c->len)
-        return json_fail(c, "unexpected end of input");
-    ch = c->p[c->i];
+    cdc_json_scan_ws(&c->s);
+    if (c->s.i >= c->s.len)
+        return cdc_json_scan_fail(&c->s, "unexpected end of input");
+    ch = c->s.p[c->s.i];
     if (ch == '{' || ch == '[') {
         unsigned char close = ch == '{' ? '}' : ']';
         if (depth >= JSON_MAX_DEPTH)
-            return json_fail(c, "nesting too deep");
-        c->i++;
-        json_ws(c);
-        if (c->i < c->len && c->p[c->i] == close) {
-            c->i++;
+            return cdc_json_scan_fail(&c->s, "nesting too deep");
+        c->s.i++;
+        cdc_json_scan_ws(&c->s);
+        if (c->s.i < c->s.len && c->s.p[c->s.i] == close) {
+            c->s.i++;
             return 0;
         }
         for (;;) {
             if (ch == '{') {
-                json_ws(c);
-                if (c->i >= c->len || c->p[c->i] != '"')
-                    return json_fail(c, "expected a member name");
+                cdc_json_scan_ws(&c->s);
+                if (c->s.i >= c->s.len || c->s.p[c->s.i] != '"')
+                    return cdc_json_scan_fail(&c->s, "expected a member name");
                 if (json_string(c) < 0)
                     return -1;
-                json_ws(c);
-                if (c->i >= c->len || c->p[c->i] != ':')
-                    return json_fail(c, "expected ':'");
-                c->i++;
+                cdc_json_scan_ws(&c->s);
+                if (c->s.i >= c->s.len || c->s.p[c->s.i] != ':')
+                    return cdc_json_scan_fail(&c->s, "expected ':'");
+                c->s.i++;
             }
             if (json_value(c, depth + 1) < 0)
                 return -1;
-            json_ws(c);
-            if (c->i >= c->len)
-                return json_fail(c, "unexpected end of input");
-            if (c->p[c->i] == close) {
-                c->i++;
+            cdc_json_scan_ws(&c->s);
+            if (c->s.i >= c->s.len)
+                return cdc_json_scan_fail(&c->s, "unexpected end of input");
+            if (c->s.p[c->s.i] == close) {
+                c->s.i++;
                 return 0;
             }
-            if (c->p[c->i] != ',')
-                return json_fail(c, "expected ',' or a closing bracket");
-            c->i++;
+            if (c->s.p[c->s.i] != ',')
+                return cdc_json_scan_fail(&c->s, "expected ',' or a closing bracket");
+            c->s.i++;
         }
     }
     if (ch == '"')
@@ -252,30 +169,30 @@ static int json_value(json_chk_t *c, int depth)
     if (ch == '-' || (ch >= '0' && ch <= '9'))
         return json_number(c);
     if (ch == 't')
-        return json_literal(c, "true");
+        return cdc_json_scan_literal(&c->s, "true");
     if (ch == 'f')
-        return json_literal(c, "false");
+        return cdc_json_scan_literal(&c->s, "false");
     if (ch == 'n')
-        return json_literal(c, "null");
-    return json_fail(c, "unexpected character");
+        return cdc_json_scan_literal(&c->s, "null");
+    return cdc_json_scan_fail(&c->s, "unexpected character");
 }
 
 int cdc_convert_json_check(const unsigned char *p, size_t len, char *errstr, size_t errstr_size)
 {
-    json_chk_t c = {p, len, 0, NULL, 0};
+    json_chk_t c = {{p, len, 0, NULL}, 0};
 
     if (json_value(&c, 0) == 0) {
-        json_ws(&c);
-        if (c.i == c.len)
+        cdc_json_scan_ws(&c.s);
+        if (c.s.i == c.s.len)
             return 0;
-        c.why = "text after the JSON value";
+        c.s.why = "text after the JSON value";
     }
     if (c.out_of_range)
         snprintf(errstr, errstr_size,
                  "JSON number at byte %zu is outside PostgreSQL numeric's range (jsonb would "
                  "refuse it)",
-                 c.i);
+                 c.s.i);
     else
-        snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.i, c.why);
+        snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.s.i, c.s.why);
     return -1;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cdc_alloc.h"
+#include "cdc_json_scan.h"
 
 /* Same bound as cdc_convert_json_check: hostile nesting cannot exhaust the stack. */
 #define JSON_MAX_DEPTH 1000
@@ -23,10 +24,7 @@
 #define PG_NUMERIC_EXP_LIMIT ((int64_t)(INT_MAX / 2))
 
 typedef struct jc_s {
-    const unsigned char *p;
-    size_t len;
-    size_t i;
-    const char *why;
+    cdc_json_scan_t s;
     cdc_buf_t str; /* decoded string value being written */
 } jc_t;
 
@@ -36,42 +34,6 @@ typedef struct member_s {
     size_t key_off, key_len, val_off, val_len, idx;
     const unsigned char *base;
 } member_t;
-
-static int fail(jc_t *c, const char *why)
-{
-    if (c->why == NULL)
-        c->why = why;
-    return -1;
-}
-
-static void skip_ws(jc_t *c)
-{
-    while (c->i < c->len &&
-           (c->p[c->i] == ' ' || c->p[c->i] == '\t' || c->p[c->i] == '\n' || c->p[c->i] == '\r'))
-        c->i++;
-}
-
-static int hex4(jc_t *c, unsigned *out)
-{
-    unsigned v = 0;
-
-    if (c->len - c->i < 4)
-        return fail(c, "truncated \\u escape");
-    for (int k = 0; k < 4; k++) {
-        unsigned char h = c->p[c->i++];
-        v <<= 4;
-        if (h >= '0' && h <= '9')
-            v |= (unsigned)(h - '0');
-        else if (h >= 'a' && h <= 'f')
-            v |= (unsigned)(h - 'a' + 10);
-        else if (h >= 'A' && h <= 'F')
-            v |= (unsigned)(h - 'A' + 10);
-        else
-            return fail(c, "bad hex digit in \\u escape");
-    }
-    *out = v;
-    return 0;
-}
 
 static void put_utf8(cdc_buf_t *b, uint32_t cp)
 {
@@ -92,30 +54,31 @@ static void put_utf8(cdc_buf_t *b, uint32_t cp)
     }
 }
 
-/* Decodes the string at c->i (on its opening quote) and appends its UTF-8 to dst. Raw
+/* Decodes the string at c->s.i (on its opening quote) and appends its UTF-8 to dst. Raw
  * bytes are copied as they are: the caller's text is valid UTF-8 (cdc_convert checked
  * it on the source side; PostgreSQL only returns valid UTF-8). */
 static int decode_string(jc_t *c, cdc_buf_t *dst)
 {
-    c->i++;
-    while (c->i < c->len) {
-        unsigned char ch = c->p[c->i];
-        size_t run = c->i;
+    c->s.i++;
+    while (c->s.i < c->s.len) {
+        unsigned char ch = c->s.p[c->s.i];
+        size_t run = c->s.i;
         if (ch == '"') {
-            c->i++;
+            c->s.i++;
             return 0;
         }
         if (ch < 0x20)
-            return fail(c, "control character in string");
+            return cdc_json_scan_fail(&c->s, "control character in string");
         if (ch != '\\') {
-            while (c->i < c->len && c->p[c->i] != '"' && c->p[c->i] != '\\' && c->p[c->i] >= 0x20)
-                c->i++;
-            cdc_buf_put(dst, c->p + run, c->i - run);
+            while (c->s.i < c->s.len && c->s.p[c->s.i] != '"' && c->s.p[c->s.i] != '\\' &&
+                   c->s.p[c->s.i] >= 0x20)
+                c->s.i++;
+            cdc_buf_put(dst, c->s.p + run, c->s.i - run);
             continue;
         }
-        if (++c->i >= c->len)
+        if (++c->s.i >= c->s.len)
             break;
-        ch = c->p[c->i++];
+        ch = c->s.p[c->s.i++];
         switch (ch) {
         case '"':
         case '\\':
@@ -138,31 +101,17 @@ static int decode_string(jc_t *c, cdc_buf_t *dst)
             cdc_buf_put_byte(dst, '\t');
             break;
         case 'u': {
-            unsigned u, lo;
-            if (hex4(c, &u) < 0)
+            uint32_t u;
+            if (cdc_json_scan_escape_u(&c->s, &u) < 0)
                 return -1;
-            if (u == 0)
-                return fail(c, "\\u0000 escape (PostgreSQL jsonb refuses it)");
-            if (u >= 0xdc00 && u <= 0xdfff)
-                return fail(c, "unpaired low surrogate escape");
-            if (u >= 0xd800 && u <= 0xdbff) {
-                if (c->len - c->i < 2 || c->p[c->i] != '\\' || c->p[c->i + 1] != 'u')
-                    return fail(c, "unpaired high surrogate escape");
-                c->i += 2;
-                if (hex4(c, &lo) < 0)
-                    return -1;
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return fail(c, "unpaired high surrogate escape");
-                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-            }
             put_utf8(dst, u);
             break;
         }
         default:
-            return fail(c, "bad escape in string");
+            return cdc_json_scan_fail(&c->s, "bad escape in string");
         }
     }
-    return fail(c, "unterminated string");
+    return cdc_json_scan_fail(&c->s, "unterminated string");
 }
 
 /* Writes decoded UTF-8 as a canonical JSON string (minimal escapes, see the header). */
@@ -215,50 +164,25 @@ static void encode_string(cdc_buf_t *out, const unsigned char *s, size_t n)
     cdc_buf_put_byte(out, '"');
 }
 
-static int scan_digits(jc_t *c)
-{
-    size_t start = c->i;
-    while (c->i < c->len && c->p[c->i] >= '0' && c->p[c->i] <= '9')
-        c->i++;
-    return c->i > start;
-}
-
 /* A JSON number (RFC 8259 grammar, stricter than numeric's), written normalized. */
 static int number(jc_t *c, cdc_buf_t *out)
 {
-    size_t start = c->i;
+    size_t start = c->s.i;
     char why[128];
 
-    if (c->p[c->i] == '-')
-        c->i++;
-    if (c->i < c->len && c->p[c->i] == '0')
-        c->i++; /* a leading zero stands alone */
-    else if (!scan_digits(c))
-        return fail(c, "bad number");
-    if (c->i < c->len && c->p[c->i] == '.') {
-        c->i++;
-        if (!scan_digits(c))
-            return fail(c, "bad number fraction");
-    }
-    if (c->i < c->len && (c->p[c->i] == 'e' || c->p[c->i] == 'E')) {
-        c->i++;
-        if (c->i < c->len && (c->p[c->i] == '+' || c->p[c->i] == '-'))
-            c->i++;
-        if (!scan_digits(c))
-            return fail(c, "bad number exponent");
-    }
-    if (cdc_json_canon_numeric(c->p + start, c->i - start, out, why, sizeof why) < 0)
-        return fail(c, "number outside PostgreSQL's numeric range");
+    if (cdc_json_scan_number(&c->s) < 0)
+        return -1;
+    if (cdc_json_canon_numeric(c->s.p + start, c->s.i - start, out, why, sizeof why) < 0)
+        return cdc_json_scan_fail(&c->s, "number outside PostgreSQL's numeric range");
     return 0;
 }
 
+/* true, false or null, written as they are. */
 static int literal(jc_t *c, const char *word, cdc_buf_t *out)
 {
-    size_t n = strlen(word);
-    if (c->len - c->i < n || memcmp(c->p + c->i, word, n) != 0)
-        return fail(c, "unexpected character");
-    c->i += n;
-    cdc_buf_put(out, word, n);
+    if (cdc_json_scan_literal(&c->s, word) < 0)
+        return -1;
+    cdc_buf_put_str(out, word);
     return 0;
 }
 
@@ -285,17 +209,17 @@ static int object(jc_t *c, cdc_buf_t *out, int depth)
     size_t n = 0, cap = 0;
     int rc = -1, first = 1;
 
-    c->i++;
-    skip_ws(c);
-    if (c->i < c->len && c->p[c->i] == '}') {
-        c->i++;
+    c->s.i++;
+    cdc_json_scan_ws(&c->s);
+    if (c->s.i < c->s.len && c->s.p[c->s.i] == '}') {
+        c->s.i++;
         cdc_buf_put_str(out, "{}");
         return 0;
     }
     for (;;) {
-        skip_ws(c);
-        if (c->i >= c->len || c->p[c->i] != '"') {
-            fail(c, "expected a member name");
+        cdc_json_scan_ws(&c->s);
+        if (c->s.i >= c->s.len || c->s.p[c->s.i] != '"') {
+            cdc_json_scan_fail(&c->s, "expected a member name");
             goto out;
         }
         if (n == cap) {
@@ -307,27 +231,27 @@ static int object(jc_t *c, cdc_buf_t *out, int depth)
         if (decode_string(c, &mem) < 0)
             goto out;
         m[n].key_len = mem.len - m[n].key_off;
-        skip_ws(c);
-        if (c->i >= c->len || c->p[c->i] != ':') {
-            fail(c, "expected ':'");
+        cdc_json_scan_ws(&c->s);
+        if (c->s.i >= c->s.len || c->s.p[c->s.i] != ':') {
+            cdc_json_scan_fail(&c->s, "expected ':'");
             goto out;
         }
-        c->i++;
+        c->s.i++;
         m[n].val_off = mem.len;
         if (value(c, &mem, depth + 1) < 0)
             goto out;
         m[n].val_len = mem.len - m[n].val_off;
         n++;
-        skip_ws(c);
-        if (c->i < c->len && c->p[c->i] == '}') {
-            c->i++;
+        cdc_json_scan_ws(&c->s);
+        if (c->s.i < c->s.len && c->s.p[c->s.i] == '}') {
+            c->s.i++;
             break;
         }
-        if (c->i >= c->len || c->p[c->i] != ',') {
-            fail(c, "expected ',' or '}'");
+        if (c->s.i >= c->s.len || c->s.p[c->s.i] != ',') {
+            cdc_json_scan_fail(&c->s, "expected ',' or '}'");
             goto out;
         }
-        c->i++;
+        c->s.i++;
     }
     for (size_t k = 0; k < n; k++)
         m[k].base = mem.data;
@@ -356,26 +280,26 @@ out:
 
 static int array(jc_t *c, cdc_buf_t *out, int depth)
 {
-    c->i++;
+    c->s.i++;
     cdc_buf_put_byte(out, '[');
-    skip_ws(c);
-    if (c->i < c->len && c->p[c->i] == ']') {
-        c->i++;
+    cdc_json_scan_ws(&c->s);
+    if (c->s.i < c->s.len && c->s.p[c->s.i] == ']') {
+        c->s.i++;
         cdc_buf_put_byte(out, ']');
         return 0;
     }
     for (;;) {
         if (value(c, out, depth + 1) < 0)
             return -1;
-        skip_ws(c);
-        if (c->i < c->len && c->p[c->i] == ']') {
-            c->i++;
+        cdc_json_scan_ws(&c->s);
+        if (c->s.i < c->s.len && c->s.p[c->s.i] == ']') {
+            c->s.i++;
             cdc_buf_put_byte(out, ']');
             return 0;
         }
-        if (c->i >= c->len || c->p[c->i] != ',')
-            return fail(c, "expected ',' or ']'");
-        c->i++;
+        if (c->s.i >= c->s.len || c->s.p[c->s.i] != ',')
+            return cdc_json_scan_fail(&c->s, "expected ',' or ']'");
+        c->s.i++;
         cdc_buf_put_byte(out, ',');
     }
 }
@@ -384,12 +308,12 @@ static int value(jc_t *c, cdc_buf_t *out, int depth)
 {
     unsigned char ch;
 
-    skip_ws(c);
-    if (c->i >= c->len)
-        return fail(c, "unexpected end of input");
-    ch = c->p[c->i];
+    cdc_json_scan_ws(&c->s);
+    if (c->s.i >= c->s.len)
+        return cdc_json_scan_fail(&c->s, "unexpected end of input");
+    ch = c->s.p[c->s.i];
     if ((ch == '{' || ch == '[') && depth >= JSON_MAX_DEPTH)
-        return fail(c, "nesting too deep");
+        return cdc_json_scan_fail(&c->s, "nesting too deep");
     if (ch == '{')
         return object(c, out, depth);
     if (ch == '[')
@@ -409,26 +333,26 @@ static int value(jc_t *c, cdc_buf_t *out, int depth)
         return literal(c, "false", out);
     if (ch == 'n')
         return literal(c, "null", out);
-    return fail(c, "unexpected character");
+    return cdc_json_scan_fail(&c->s, "unexpected character");
 }
 
 int cdc_json_canon(const unsigned char *p, size_t len, cdc_buf_t *out, char *errstr,
                    size_t errstr_size)
 {
-    jc_t c = {p, len, 0, NULL, CDC_BUF_INIT};
+    jc_t c = {{p, len, 0, NULL}, CDC_BUF_INIT};
     size_t start = out->len;
     int rc = -1;
 
     if (value(&c, out, 0) == 0) {
-        skip_ws(&c);
-        if (c.i == c.len)
+        cdc_json_scan_ws(&c.s);
+        if (c.s.i == c.s.len)
             rc = 0;
         else
-            c.why = "text after the JSON value";
+            c.s.why = "text after the JSON value";
     }
     if (rc < 0) {
         out->len = start;
-        snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.i, c.why);
+        snprintf(errstr, errstr_size, "invalid JSON at byte %zu: %s", c.s.i, c.s.why);
     }
     cdc_buf_free(&c.str);
     return rc;

@@ -136,19 +136,7 @@ static int exec_drop_trigger(sqlite3 *db, const char *name, char *errstr, size_t
 
 static int query_int(sqlite3 *db, const char *sql, int64_t *out, char *errstr, size_t errstr_size)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = cdc_sqlite_prepare(db, sql, &st, errstr, errstr_size);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    } else {
-        cdc_sqlite_error(db, rc, sql, errstr, errstr_size);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return cdc_sqlite_query_int64(db, sql, sql, out, errstr, errstr_size);
 }
 
 static int set_state(sqlite3 *db, const char *key, int64_t value, char *errstr, size_t errstr_size)

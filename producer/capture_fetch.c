@@ -25,55 +25,26 @@ void cdc_change_batch_destroy(cdc_change_batch_t *batch)
 
 static int key_width(sqlite3 *db, int *width, char *errstr, size_t errstr_size)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = cdc_sqlite_prepare(db,
-                                "SELECT count(*) FROM pragma_table_info('_cdc_changes','main') "
-                                "WHERE name GLOB 'k[0-9]*'",
-                                &st, errstr, errstr_size);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *width = sqlite3_column_int(st, 0);
-        rc = SQLITE_OK;
-    } else {
-        cdc_sqlite_error(db, rc, "reading the columns of _cdc_changes", errstr, errstr_size);
-    }
-    sqlite3_finalize(st);
+    int64_t n = 0;
+    int rc = cdc_sqlite_query_int64(db,
+                                    "SELECT count(*) FROM pragma_table_info('_cdc_changes','main') "
+                                    "WHERE name GLOB 'k[0-9]*'",
+                                    "reading the columns of _cdc_changes", &n, errstr, errstr_size);
+    if (rc == SQLITE_OK)
+        *width = (int)n;
     return rc;
 }
 
 /* Copies one column value; text and blob bytes get their own NUL-terminated buffer. */
 static void copy_value(sqlite3_stmt *st, int col, cdc_value_t *v)
 {
-    memset(v, 0, sizeof(*v));
-    switch (sqlite3_column_type(st, col)) {
-    case SQLITE_INTEGER:
-        v->type = CDC_VAL_INTEGER;
-        v->i = sqlite3_column_int64(st, col);
-        break;
-    case SQLITE_FLOAT:
-        v->type = CDC_VAL_REAL;
-        v->r = sqlite3_column_double(st, col);
-        break;
-    case SQLITE_TEXT:
-    case SQLITE_BLOB: {
-        int is_text = sqlite3_column_type(st, col) == SQLITE_TEXT;
-        const void *src =
-            is_text ? (const void *)sqlite3_column_text(st, col) : sqlite3_column_blob(st, col);
-        size_t len = (size_t)sqlite3_column_bytes(st, col);
-        unsigned char *p = cdc_malloc(len + 1);
-        if (len)
-            memcpy(p, src, len);
-        p[len] = '\0';
-        v->type = is_text ? CDC_VAL_TEXT : CDC_VAL_BLOB;
+    cdc_sqlite_column_values(st, col, 1, v);
+    if (v->type == CDC_VAL_TEXT || v->type == CDC_VAL_BLOB) {
+        unsigned char *p = cdc_malloc(v->len + 1);
+        if (v->len)
+            memcpy(p, v->p, v->len);
+        p[v->len] = '\0';
         v->p = p;
-        v->len = len;
-        break;
-    }
-    default:
-        v->type = CDC_VAL_NULL;
-        break;
     }
 }
 

@@ -28,12 +28,6 @@ cdc_position_t cdc_position_of(const cdc_position_state_t *state)
     return p;
 }
 
-/* The file was locked by a writer (rollback-journal mode): worth retrying later. */
-static int is_busy(int rc)
-{
-    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
-
 static int64_t max64(int64_t a, int64_t b)
 {
     return a > b ? a : b;
@@ -75,7 +69,7 @@ static cdc_capture_err_t check_installed(sqlite3 *db, char *errstr, size_t errst
     int a = cdc_sqlite_table_exists(db, CDC_CAPTURE_STATE, errstr, errstr_size);
     int b = a > 0 ? cdc_sqlite_table_exists(db, CDC_CAPTURE_CHANGES, errstr, errstr_size) : a;
     if (a < 0 || b < 0)
-        return is_busy(sqlite3_errcode(db)) ? CDC_CAPTURE_EBUSY : CDC_CAPTURE_ESQLITE;
+        return cdc_sqlite_is_busy(sqlite3_errcode(db)) ? CDC_CAPTURE_EBUSY : CDC_CAPTURE_ESQLITE;
     if (!a || !b) {
         snprintf(errstr, errstr_size, "%s: capture is not installed", cdc_sqlite_path(db));
         return CDC_CAPTURE_ENOCAPTURE;
@@ -93,7 +87,7 @@ cdc_capture_err_t cdc_position_read(sqlite3 *db, cdc_position_state_t *out, char
     int rc = read_state(db, out, errstr, errstr_size);
     if (rc == SQLITE_OK)
         return CDC_CAPTURE_EOK;
-    return is_busy(rc) ? CDC_CAPTURE_EBUSY : CDC_CAPTURE_ESQLITE;
+    return cdc_sqlite_is_busy(rc) ? CDC_CAPTURE_EBUSY : CDC_CAPTURE_ESQLITE;
 }
 
 cdc_position_verdict_t cdc_position_compare(const cdc_position_state_t *file,

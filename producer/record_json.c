@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cdc_convert.h"
+#include "sqlite_util.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
@@ -118,36 +119,7 @@ void cdc_table_codec_key_json(const cdc_table_codec_t *c, const cdc_value_t *key
 
 void cdc_record_values_from_stmt(sqlite3_stmt *stmt, int first_col, size_t n, cdc_value_t *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        int col = first_col + (int)i;
-        cdc_value_t *v = &out[i];
-
-        memset(v, 0, sizeof(*v));
-        switch (sqlite3_column_type(stmt, col)) {
-        case SQLITE_INTEGER:
-            v->type = CDC_VAL_INTEGER;
-            v->i = sqlite3_column_int64(stmt, col);
-            break;
-        case SQLITE_FLOAT:
-            v->type = CDC_VAL_REAL;
-            v->r = sqlite3_column_double(stmt, col);
-            break;
-        case SQLITE_TEXT:
-            /* Pointer first, then its length (SQLite's documented order). */
-            v->type = CDC_VAL_TEXT;
-            v->p = sqlite3_column_text(stmt, col);
-            v->len = (size_t)sqlite3_column_bytes(stmt, col);
-            break;
-        case SQLITE_BLOB:
-            v->type = CDC_VAL_BLOB;
-            v->p = sqlite3_column_blob(stmt, col);
-            v->len = (size_t)sqlite3_column_bytes(stmt, col);
-            break;
-        default:
-            v->type = CDC_VAL_NULL;
-            break;
-        }
-    }
+    cdc_sqlite_column_values(stmt, first_col, n, out);
 }
 
 int cdc_record_bind_values(sqlite3_stmt *stmt, int first_param, const cdc_value_t *vals, size_t n)

@@ -138,34 +138,10 @@ static unsigned char *rowbuf_store(cdc_rowbuf_t *b, const void *src, size_t len)
 
 void cdc_rowbuf_set_column(cdc_rowbuf_t *b, cdc_value_t *dst, sqlite3_stmt *st, int col)
 {
-    memset(dst, 0, sizeof(*dst));
-    switch (sqlite3_column_type(st, col)) {
-    case SQLITE_INTEGER:
-        dst->type = CDC_VAL_INTEGER;
-        dst->i = sqlite3_column_int64(st, col);
-        break;
-    case SQLITE_FLOAT:
-        dst->type = CDC_VAL_REAL;
-        dst->r = sqlite3_column_double(st, col);
-        break;
-    case SQLITE_TEXT: {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        dst->type = CDC_VAL_TEXT;
-        dst->len = (size_t)sqlite3_column_bytes(st, col);
-        dst->p = rowbuf_store(b, t, dst->len);
-        break;
-    }
-    case SQLITE_BLOB: {
-        const void *p = sqlite3_column_blob(st, col);
-        dst->type = CDC_VAL_BLOB;
-        dst->len = (size_t)sqlite3_column_bytes(st, col);
-        dst->p = rowbuf_store(b, p, dst->len);
-        break;
-    }
-    default:
-        dst->type = CDC_VAL_NULL;
-        break;
-    }
+    cdc_value_t v;
+
+    cdc_sqlite_column_values(st, col, 1, &v);
+    cdc_rowbuf_set_value(b, dst, &v);
 }
 
 void cdc_rowbuf_set_value(cdc_rowbuf_t *b, cdc_value_t *dst, const cdc_value_t *src)
@@ -359,20 +335,15 @@ out:
     return rc;
 }
 
-static int is_busy(int rc)
-{
-    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
-
 /* One attempt: BEGIN, position, SELECT into rows, COMMIT. Returns a SQLite code
  * (SQLITE_BUSY: roll back and retry) or -1 for "capture not installed". */
 static int chunk_attempt(sqlite3 *db, sqlite3_stmt *st, const cdc_table_info_t *ti,
                          cdc_rowbuf_t *rows, cdc_position_state_t *pos, char *errstr,
                          size_t errstr_size)
 {
-    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    int rc = cdc_sqlite_exec(db, "BEGIN", "BEGIN (snapshot chunk)", errstr, errstr_size);
     if (rc != SQLITE_OK)
-        return cdc_sqlite_error(db, rc, "BEGIN (snapshot chunk)", errstr, errstr_size);
+        return rc;
     cdc_capture_err_t cerr = cdc_position_read(db, pos, errstr, errstr_size);
     if (cerr == CDC_CAPTURE_ENOCAPTURE) {
         rc = -1;
@@ -400,13 +371,10 @@ static int chunk_attempt(sqlite3 *db, sqlite3_stmt *st, const cdc_table_info_t *
         cdc_sqlite_error(db, rc, "reading a snapshot chunk", errstr, errstr_size);
         goto out;
     }
-    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        cdc_sqlite_error(db, rc, "COMMIT (snapshot chunk)", errstr, errstr_size);
+    rc = cdc_sqlite_exec(db, "COMMIT", "COMMIT (snapshot chunk)", errstr, errstr_size);
 out:
     sqlite3_reset(st);
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    cdc_sqlite_rollback_open(db);
     return rc;
 }
 
@@ -480,7 +448,7 @@ cdc_read_err_t cdc_snapshot_chunk(sqlite3 *db, const cdc_table_info_t *ti,
             err = CDC_READ_ENOCAPTURE;
             goto out;
         }
-        if (!is_busy(rc))
+        if (!cdc_sqlite_is_busy(rc))
             goto out;
         retries++;
         if (t1 - start > READ_BUSY_BUDGET_MS) {

@@ -156,15 +156,16 @@ int cdc_sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *e
     return rc;
 }
 
-int cdc_sqlite_schema_version(sqlite3 *db, int64_t *out, char *errstr, size_t errstr_size)
+int cdc_sqlite_query_int64(sqlite3 *db, const char *sql, const char *what, int64_t *out,
+                           char *errstr, size_t errstr_size)
 {
     sqlite3_stmt *st = NULL;
-    int rc = cdc_sqlite_prepare(db, "PRAGMA main.schema_version", &st, errstr, errstr_size);
+    int rc = cdc_sqlite_prepare(db, sql, &st, errstr, errstr_size);
     if (rc != SQLITE_OK)
         goto out;
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        cdc_sqlite_error(db, rc, "reading PRAGMA schema_version", errstr, errstr_size);
+        cdc_sqlite_error(db, rc, what, errstr, errstr_size);
         goto out;
     }
     *out = sqlite3_column_int64(st, 0);
@@ -172,6 +173,52 @@ int cdc_sqlite_schema_version(sqlite3 *db, int64_t *out, char *errstr, size_t er
 out:
     sqlite3_finalize(st);
     return rc;
+}
+
+int cdc_sqlite_schema_version(sqlite3 *db, int64_t *out, char *errstr, size_t errstr_size)
+{
+    return cdc_sqlite_query_int64(db, "PRAGMA main.schema_version", "reading PRAGMA schema_version",
+                                  out, errstr, errstr_size);
+}
+
+void cdc_sqlite_column_values(sqlite3_stmt *st, int first_col, size_t n, cdc_value_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int col = first_col + (int)i;
+        cdc_value_t *v = &out[i];
+
+        memset(v, 0, sizeof(*v));
+        switch (sqlite3_column_type(st, col)) {
+        case SQLITE_INTEGER:
+            v->type = CDC_VAL_INTEGER;
+            v->i = sqlite3_column_int64(st, col);
+            break;
+        case SQLITE_FLOAT:
+            v->type = CDC_VAL_REAL;
+            v->r = sqlite3_column_double(st, col);
+            break;
+        case SQLITE_TEXT:
+            /* Pointer first, then its length (SQLite's documented order). */
+            v->type = CDC_VAL_TEXT;
+            v->p = sqlite3_column_text(st, col);
+            v->len = (size_t)sqlite3_column_bytes(st, col);
+            break;
+        case SQLITE_BLOB:
+            v->type = CDC_VAL_BLOB;
+            v->p = sqlite3_column_blob(st, col);
+            v->len = (size_t)sqlite3_column_bytes(st, col);
+            break;
+        default:
+            v->type = CDC_VAL_NULL;
+            break;
+        }
+    }
+}
+
+void cdc_sqlite_rollback_open(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int cdc_sqlite_table_exists(sqlite3 *db, const char *name, char *errstr, size_t errstr_size)
@@ -217,7 +264,7 @@ static double backoff_ms(int retry)
     return base * (0.5 + jitter / 2.0);
 }
 
-static int is_busy(int rc)
+int cdc_sqlite_is_busy(int rc)
 {
     return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
 }
@@ -239,7 +286,7 @@ static int commit_briefly(sqlite3 *db)
     double start = cdc_sqlite_now_ms();
     for (;;) {
         int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        if (!is_busy(rc) || cdc_sqlite_now_ms() - start >= COMMIT_WAIT_MS)
+        if (!cdc_sqlite_is_busy(rc) || cdc_sqlite_now_ms() - start >= COMMIT_WAIT_MS)
             return rc;
         sleep_ms(0.5);
     }
@@ -268,7 +315,7 @@ int cdc_sqlite_write_tx(sqlite3 *db, int timeout_ms, cdc_sqlite_txfn_t fn, void 
             rc = fn(db, arg, errstr, errstr_size);
             if (rc == SQLITE_OK) {
                 rc = commit_briefly(db);
-                if (rc != SQLITE_OK && !is_busy(rc))
+                if (rc != SQLITE_OK && !cdc_sqlite_is_busy(rc))
                     cdc_sqlite_error(db, rc, "COMMIT", errstr, errstr_size);
             }
             if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
@@ -276,9 +323,9 @@ int cdc_sqlite_write_tx(sqlite3 *db, int timeout_ms, cdc_sqlite_txfn_t fn, void 
             double held = cdc_sqlite_now_ms() - t0;
             if (held > st->hold_ms)
                 st->hold_ms = held;
-            if (rc == SQLITE_OK || !is_busy(rc))
+            if (rc == SQLITE_OK || !cdc_sqlite_is_busy(rc))
                 goto out;
-        } else if (!is_busy(rc)) {
+        } else if (!cdc_sqlite_is_busy(rc)) {
             cdc_sqlite_error(db, rc, "BEGIN IMMEDIATE", errstr, errstr_size);
             goto out;
         }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc_types.h"
+
 /* Growable SQL text; `s` is always NUL-terminated (empty string after init). */
 typedef struct cdc_sqlbuf_s {
     char *s;
@@ -66,6 +68,23 @@ int cdc_sqlite_error(sqlite3 *db, int rc, const char *what, char *errstr, size_t
 
 /* Reads PRAGMA schema_version: SQLite bumps it on every schema change in the file (ours
  * included), so it is only a cheap "look again" signal, never a verdict. */
+/* 1 if the (extended) result code rc is SQLITE_BUSY or SQLITE_LOCKED: another connection
+ * holds a lock and the operation may be retried; else 0. */
+int cdc_sqlite_is_busy(int rc);
+
+/* Runs sql, whose first row's first column is an integer, into *out; what names the query
+ * in errstr. Returns SQLITE_OK, or the SQLite code (also when sql returns no row). */
+int cdc_sqlite_query_int64(sqlite3 *db, const char *sql, const char *what, int64_t *out,
+                           char *errstr, size_t errstr_size);
+
+/* Reads n columns of st's current row, from first_col on, into out. Borrowed: text and blob
+ * bytes point into st and stay valid only until st is stepped, reset or finalized. */
+void cdc_sqlite_column_values(sqlite3_stmt *st, int first_col, size_t n, cdc_value_t *out);
+
+/* Rolls back whatever transaction db still has open (the failure path of a read
+ * transaction begun with a plain BEGIN); a no-op in autocommit mode. */
+void cdc_sqlite_rollback_open(sqlite3 *db);
+
 int cdc_sqlite_schema_version(sqlite3 *db, int64_t *out, char *errstr, size_t errstr_size);
 
 /* 1 when a table (type 'table') named exactly `name` exists in main, else 0; -1 on error. */

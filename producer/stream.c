@@ -39,11 +39,6 @@ typedef struct batch_s {
     int64_t data_version;
 } batch_t;
 
-static int is_busy(int rc)
-{
-    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
-
 /* SELECT <columns>, <key parts> FROM "t" WHERE k1 = ?1 AND ...: the key parts are read
  * back so the row's exact key can be compared with the logged one. */
 static char *lookup_sql(const cdc_table_info_t *ti)
@@ -175,9 +170,9 @@ static int batch_attempt(sqlite3 *db, batch_t *b, int64_t after, size_t limit,
                          size_t errstr_size)
 {
     sqlite3_stmt *dv = NULL;
-    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    int rc = cdc_sqlite_exec(db, "BEGIN", "BEGIN (stream batch)", errstr, errstr_size);
     if (rc != SQLITE_OK)
-        return cdc_sqlite_error(db, rc, "BEGIN (stream batch)", errstr, errstr_size);
+        return rc;
     cdc_capture_err_t cerr = cdc_position_read(db, pos, errstr, errstr_size);
     if (cerr == CDC_CAPTURE_EOK)
         cerr = cdc_capture_fetch(db, after, limit, changes, errstr, errstr_size);
@@ -214,13 +209,10 @@ static int batch_attempt(sqlite3 *db, batch_t *b, int64_t after, size_t limit,
         if (rc != SQLITE_OK)
             goto out;
     }
-    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        cdc_sqlite_error(db, rc, "COMMIT (stream batch)", errstr, errstr_size);
+    rc = cdc_sqlite_exec(db, "COMMIT", "COMMIT (stream batch)", errstr, errstr_size);
 out:
     sqlite3_finalize(dv);
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    cdc_sqlite_rollback_open(db);
     return rc;
 }
 
@@ -281,7 +273,7 @@ cdc_read_err_t cdc_stream_read(sqlite3 *db, const cdc_table_info_t *const *table
             err = rc == -1 ? CDC_READ_ENOCAPTURE : CDC_READ_ESTALE;
             goto out;
         }
-        if (!is_busy(rc))
+        if (!cdc_sqlite_is_busy(rc))
             goto out;
         retries++;
         if (t1 - start > READ_BUSY_BUDGET_MS) {
@@ -371,7 +363,7 @@ int cdc_stream_wait(sqlite3 *db, int64_t *version, int timeout_ms)
                 result = 1;
                 goto out;
             }
-        } else if (!is_busy(rc)) {
+        } else if (!cdc_sqlite_is_busy(rc)) {
             goto out; /* a writer busy right now just means: look again shortly */
         }
         sqlite3_reset(st);

@@ -7,25 +7,8 @@
 # replaced, live one refused) and a clean SIGTERM shutdown.
 set -euo pipefail
 
-BIN="$CDC_BUILD_DIR/tools/devbroker/cdc-devbroker"
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.err; do
-        [[ -e "$f" ]] && { echo "--- $f:" >&2; cat "$f" >&2; }
-    done
-    exit 1
-}
+# shellcheck source=lib/devbroker.sh
+source "$CDC_SOURCE_DIR/tests/integration/lib/devbroker.sh"
 
 # Runs the devbroker with the given arguments, expecting exit code $1; stderr in $TMP/last.err.
 expect_exit() {
@@ -36,15 +19,6 @@ expect_exit() {
     rc=$?
     set -e
     [[ $rc -eq $want ]] || fail "cdc-devbroker $* exited $rc, expected $want"
-}
-
-wait_ready() { # bootstrap-file pid
-    for _ in $(seq 1 150); do
-        [[ -s "$1" ]] && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
 }
 
 # --help: exit 0, says what it is for and what it cannot do.
@@ -97,8 +71,8 @@ for attempt in 1 2 3; do
     "$BIN" -P "$PORT" -t fixed:2 -b 2 -f "$TMP/bootstrap" -s "$TMP/ctl.sock" \
         >"$TMP/fixed.out" 2>"$TMP/fixed.err" &
     pid=$!
-    PIDS+=("$pid")
-    if wait_ready "$TMP/bootstrap" "$pid"; then
+    dbk_track "$pid"
+    if dbk_wait_ready "$TMP/bootstrap" "$pid"; then
         started=yes
         break
     fi
@@ -120,9 +94,9 @@ got=$(timeout 30 kcat -C -b "127.0.0.1:$PORT" -t fixed -p 1 -o beginning -e -q)
 [[ "$got" == "through the fixed port" ]] || fail "consumed '$got' via the fixed port"
 
 # With broker 1 down, the fixed port still bootstraps (relayed to broker 2).
-[[ "$("$BIN" -s "$TMP/ctl.sock" --send 'down 1')" == "ok broker 1 down" ]] || fail "down 1"
+[[ "$(dbk_ctl 'down 1')" == "ok broker 1 down" ]] || fail "down 1"
 kcat -L -b "127.0.0.1:$PORT" -t fixed -m 10 >/dev/null || fail "bootstrap with broker 1 down"
-"$BIN" -s "$TMP/ctl.sock" --send 'up 1' >/dev/null
+dbk_ctl 'up 1' >/dev/null
 
 # A second devbroker on the same port: exit 1 naming the port. On the same live control
 # socket: exit 1 naming the socket.
@@ -131,16 +105,10 @@ grep -q "$PORT" "$TMP/last.err" || fail "port in use: message does not name port
 grep -qi "in use" "$TMP/last.err" || fail "port in use: message does not say so"
 expect_exit 1 -s "$TMP/ctl.sock" -t other
 grep -q "ctl.sock" "$TMP/last.err" || fail "live control socket: message does not name it"
-[[ "$("$BIN" -s "$TMP/ctl.sock" --send ping)" == "ok" ]] || fail "first devbroker lost its socket"
+[[ "$(dbk_ctl ping)" == "ok" ]] || fail "first devbroker lost its socket"
 
 # SIGTERM: exit 0, the control socket is removed, the bootstrap file stays.
-kill -TERM "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
-PIDS=()
-[[ $rc -eq 0 ]] || fail "exit status after SIGTERM: $rc"
+dbk_stop "$pid"
 [[ ! -e "$TMP/ctl.sock" ]] || fail "control socket not removed on exit"
 [[ -s "$TMP/bootstrap" ]] || fail "bootstrap file removed on exit"
 if kcat -L -b "127.0.0.1:$PORT" -m 2 >/dev/null 2>&1; then

@@ -8,49 +8,18 @@
 # consumed; "rtt" really delays responses; bad commands get "error:" and exit 1.
 set -euo pipefail
 
-BIN="$CDC_BUILD_DIR/tools/devbroker/cdc-devbroker"
+# shellcheck source=lib/devbroker.sh
+source "$CDC_SOURCE_DIR/tests/integration/lib/devbroker.sh"
 PY=/usr/bin/python3
-TMP=$(mktemp -d)
-BROKER_PID=""
-HOLD_PID=""
-cleanup() {
-    if [[ -n "$HOLD_PID" ]]; then
-        kill "$HOLD_PID" 2>/dev/null || true
-        wait "$HOLD_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$BROKER_PID" ]]; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- devbroker stderr:" >&2
-    cat "$TMP/stderr" >&2 || true
-    exit 1
-}
+dbk_start -t faults:1 -b 3
 
-ctl() { "$BIN" -s "$TMP/ctl.sock" --send "$1"; }
-
-"$BIN" -t faults:1 -b 3 -f "$TMP/bootstrap" -s "$TMP/ctl.sock" >"$TMP/stdout" 2>"$TMP/stderr" &
-BROKER_PID=$!
-for _ in $(seq 1 150); do
-    [[ -s "$TMP/bootstrap" ]] && break
-    kill -0 "$BROKER_PID" 2>/dev/null || fail "devbroker exited before it was ready"
-    sleep 0.1
-done
-[[ -s "$TMP/bootstrap" ]] || fail "no bootstrap file after 15 s"
-BS=$(cat "$TMP/bootstrap")
-
-[[ "$(ctl ping)" == "ok" ]] || fail "ping"
+[[ "$(dbk_ctl ping)" == "ok" ]] || fail "ping"
 
 # Bad commands: an "error:" reply and exit status 1.
 for bad in "down 7" "up 0" "rtt 2" "rtt 2 -5" "rtt x 10" "frobnicate" "down"; do
     set +e
-    reply=$(ctl "$bad")
+    reply=$(dbk_ctl "$bad")
     rc=$?
     set -e
     [[ $rc -eq 1 && "$reply" == error:* ]] || fail "'$bad' gave rc=$rc reply '$reply'"
@@ -106,6 +75,7 @@ EOF
 
 "$PY" "$TMP/hold.py" "$BS" "$BIN" "$TMP/ctl.sock" "$TMP/go" "$TMP/done" >"$TMP/hold.out" 2>&1 &
 HOLD_PID=$!
+dbk_track "$HOLD_PID"
 
 for _ in $(seq 1 300); do
     [[ -e "$TMP/go" ]] && break
@@ -126,11 +96,11 @@ touch "$TMP/done"
 
 # Second half: the held message is delivered once the brokers are back.
 if ! wait "$HOLD_PID"; then
-    HOLD_PID=""
+    dbk_untrack "$HOLD_PID"
     cat "$TMP/hold.out" >&2
     fail "hold.py failed"
 fi
-HOLD_PID=""
+dbk_untrack "$HOLD_PID"
 cat "$TMP/hold.out"
 
 got=$(timeout 30 kcat -C -b "$BS" -t faults -p 0 -o beginning -e -q -f '%s\n')
@@ -141,9 +111,9 @@ expected:
 $expected"
 
 # A single broker down: the others keep answering metadata.
-[[ "$(ctl 'down 1')" == "ok broker 1 down" ]] || fail "down 1"
+[[ "$(dbk_ctl 'down 1')" == "ok broker 1 down" ]] || fail "down 1"
 kcat -L -b "$BS" -t faults -m 10 >/dev/null || fail "metadata with broker 1 down"
-[[ "$(ctl 'up 1')" == "ok broker 1 up" ]] || fail "up 1"
+[[ "$(dbk_ctl 'up 1')" == "ok broker 1 up" ]] || fail "up 1"
 
 # rtt: 1500 ms of latency on every broker makes a fresh metadata round trip slow, and 0
 # makes it fast again.
@@ -154,25 +124,16 @@ elapsed_ms() {
     t1=$(date +%s%N)
     echo $(((t1 - t0) / 1000000))
 }
-[[ "$(ctl 'rtt all 1500')" == "ok all 3 brokers rtt 1500 ms" ]] || fail "rtt all 1500"
+[[ "$(dbk_ctl 'rtt all 1500')" == "ok all 3 brokers rtt 1500 ms" ]] || fail "rtt all 1500"
 slow=$(elapsed_ms)
-[[ "$(ctl 'rtt all 0')" == "ok all 3 brokers rtt 0 ms" ]] || fail "rtt all 0"
-[[ "$(ctl 'rtt 2 0')" == "ok broker 2 rtt 0 ms" ]] || fail "rtt 2 0"
+[[ "$(dbk_ctl 'rtt all 0')" == "ok all 3 brokers rtt 0 ms" ]] || fail "rtt all 0"
+[[ "$(dbk_ctl 'rtt 2 0')" == "ok broker 2 rtt 0 ms" ]] || fail "rtt 2 0"
 fast=$(elapsed_ms)
 echo "kcat -L with rtt 1500: ${slow} ms, with rtt 0: ${fast} ms"
 ((slow >= 1500)) || fail "rtt 1500 did not slow metadata (${slow} ms)"
 ((fast < 1500)) || fail "rtt 0 did not restore speed (${fast} ms)"
 
 # A clean stop: SIGTERM exits 0 (under ASan this also proves no leak was reported).
-kill -TERM "$BROKER_PID"
-set +e
-wait "$BROKER_PID"
-rc=$?
-set -e
-BROKER_PID=""
-[[ $rc -eq 0 ]] || fail "devbroker exited $rc after SIGTERM"
-if grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/stderr"; then
-    fail "sanitizer report in the devbroker's stderr"
-fi
+dbk_stop "$BROKER_PID"
 
 echo "PASS devbroker_fault"

@@ -7,24 +7,8 @@
 # and a topic auto-created by a client's metadata request is reported, not hidden.
 set -euo pipefail
 
-BIN="$CDC_BUILD_DIR/tools/devbroker/cdc-devbroker"
-TMP=$(mktemp -d)
-BROKER_PID=""
-cleanup() {
-    if [[ -n "$BROKER_PID" ]]; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- devbroker stderr:" >&2
-    cat "$TMP/stderr" >&2 || true
-    exit 1
-}
+# shellcheck source=lib/devbroker.sh
+source "$CDC_SOURCE_DIR/tests/integration/lib/devbroker.sh"
 
 # A pipeline with two domains of 3 and 6 partitions and a 2-partition validation topic.
 cat >"$TMP/pipeline.yml" <<'EOF'
@@ -38,17 +22,7 @@ domains:
 validation: {partitions: 2}
 EOF
 
-"$BIN" -c "$TMP/pipeline.yml" -t extra.topic:5 -t plain -p 2 -b 3 \
-    -f "$TMP/bootstrap" -s "$TMP/ctl.sock" >"$TMP/stdout" 2>"$TMP/stderr" &
-BROKER_PID=$!
-
-for _ in $(seq 1 150); do
-    [[ -s "$TMP/bootstrap" ]] && break
-    kill -0 "$BROKER_PID" 2>/dev/null || fail "devbroker exited before it was ready"
-    sleep 0.1
-done
-[[ -s "$TMP/bootstrap" ]] || fail "no bootstrap file after 15 s"
-BS=$(cat "$TMP/bootstrap")
+dbk_start -c "$TMP/pipeline.yml" -t extra.topic:5 -t plain -p 2 -b 3
 [[ "$(cat "$TMP/stdout")" == "$BS" ]] || fail "stdout '$(cat "$TMP/stdout")' != bootstrap file '$BS'"
 [[ "$BS" =~ ^127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+$ ]] ||
     fail "bootstrap '$BS' does not list 3 brokers"
@@ -71,7 +45,7 @@ $expected"
     fail "kcat -L does not list 3 brokers"
 
 # The control socket reports the same list.
-topics_reply=$("$BIN" -s "$TMP/ctl.sock" --send topics)
+topics_reply=$(dbk_ctl topics)
 [[ "$(echo "${topics_reply#ok }" | tr ',' '\n' | sort)" == "$expected" ]] ||
     fail "'topics' reply '$topics_reply' differs"
 
@@ -95,7 +69,7 @@ for _ in $(seq 1 50); do
 done
 grep -q "topic 'stray.topic' was auto-created with 4 partitions" "$TMP/stderr" ||
     fail "no warning about the auto-created topic"
-"$BIN" -s "$TMP/ctl.sock" --send topics | grep -q 'stray.topic:4' ||
+dbk_ctl topics | grep -q 'stray.topic:4' ||
     fail "'topics' does not list the auto-created topic"
 
 # Nothing of the kind happened to the configured topics.
@@ -104,15 +78,6 @@ if grep -E "topic '(it\.|extra|plain)[^']*' was auto-created" "$TMP/stderr"; the
 fi
 
 # A clean stop: SIGTERM exits 0 (under ASan this also proves no leak was reported).
-kill -TERM "$BROKER_PID"
-set +e
-wait "$BROKER_PID"
-rc=$?
-set -e
-BROKER_PID=""
-[[ $rc -eq 0 ]] || fail "devbroker exited $rc after SIGTERM"
-if grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/stderr"; then
-    fail "sanitizer report in the devbroker's stderr"
-fi
+dbk_stop "$BROKER_PID"
 
 echo "PASS devbroker_kcat"

@@ -20,42 +20,12 @@
 #include "cdc_avro_schema.h"
 #include "cdc_avro_value.h"
 
-#define VI(x)                                                                                      \
-    {                                                                                              \
-        CDC_VAL_INTEGER, (x), 0, NULL, 0                                                           \
-    }
-#define VR(x)                                                                                      \
-    {                                                                                              \
-        CDC_VAL_REAL, 0, (x), NULL, 0                                                              \
-    }
-#define VT(s)                                                                                      \
-    {                                                                                              \
-        CDC_VAL_TEXT, 0, 0, (const unsigned char *)(s), sizeof(s) - 1                              \
-    }
-#define VB(s)                                                                                      \
-    {                                                                                              \
-        CDC_VAL_BLOB, 0, 0, (const unsigned char *)(s), sizeof(s) - 1                              \
-    }
-#define VN                                                                                         \
-    {                                                                                              \
-        CDC_VAL_NULL, 0, 0, NULL, 0                                                                \
-    }
+/* Relative: the tools share the unit tests' literal values (no cmocka in there). */
+#include "../unit/test_values.h"
 
 /* Table 1: every kind; key (id, region) in a different order than the columns. */
 #define DEALS_NCOLS 11
-static cdc_column_t deals_cols[DEALS_NCOLS] = {
-    {"region", "region", "VARCHAR(8)", {CDC_COL_TEXT, 0, 0, 8}, 0, 2},
-    {"id", "id", "INTEGER", {CDC_COL_LONG, 0, 0, 0}, 1, 1},
-    {"name", "name", "TEXT", {CDC_COL_TEXT, 0, 0, 0}, 1, 0},
-    {"amount", "amount", "DECIMAL(14,2)", {CDC_COL_DECIMAL, 14, 2, 0}, 0, 0},
-    {"price", "price", "REAL", {CDC_COL_DOUBLE, 0, 0, 0}, 0, 0},
-    {"active", "active", "BOOLEAN", {CDC_COL_BOOLEAN, 0, 0, 0}, 0, 0},
-    {"created_at", "created_at", "DATETIME", {CDC_COL_TIMESTAMP, 0, 0, 0}, 0, 0},
-    {"due", "due", "DATE", {CDC_COL_DATE, 0, 0, 0}, 0, 0},
-    {"meta", "meta", "JSON", {CDC_COL_JSON, 0, 0, 0}, 0, 0},
-    {"data", "data", "BLOB", {CDC_COL_BLOB, 0, 0, 0}, 0, 0},
-    {"total", "total", "NUMERIC", {CDC_COL_NUMERIC, 0, 0, 0}, 0, 0},
-};
+static cdc_column_t deals_cols[DEALS_NCOLS] = TEST_EVERY_KIND_COLUMNS;
 static const cdc_value_t deals_rows[][DEALS_NCOLS] = {
     {VT("emea"), VI(1), VT("Acme GmbH"), VR(125000.0), VR(0.1), VI(1), VT("2024-03-05 12:34:56.5"),
      VT("2024-03-05"), VT("{\"tier\":\"platinum\"}"), VB("\x00\x01\xff"), VR(0.1)},

@@ -24,23 +24,9 @@
 #include "cdc_convert.h"
 #include "cdc_hash.h"
 #include "cdc_pgtext.h"
+#include "test_values.h"
 
 static char g_err[512];
-
-static cdc_column_t col_of(cdc_col_kind_t kind, int p, int s, int maxlen)
-{
-    cdc_column_t c;
-
-    memset(&c, 0, sizeof c);
-    c.name = (char *)"c";
-    c.avro_name = (char *)"c";
-    c.decl_type = (char *)"";
-    c.type.kind = kind;
-    c.type.precision = p;
-    c.type.scale = s;
-    c.type.max_length = maxlen;
-    return c;
-}
 
 /* ---------------------------------------------------------------------------------------
  * Hash vectors */
@@ -140,8 +126,9 @@ static void test_sha256_vectors(void **state)
 
 static void test_layout(void **state)
 {
-    cdc_column_t cols[4] = {col_of(CDC_COL_LONG, 0, 0, 0), col_of(CDC_COL_TEXT, 0, 0, 0),
-                            col_of(CDC_COL_TEXT, 0, 0, 0), col_of(CDC_COL_DECIMAL, 14, 2, 0)};
+    cdc_column_t cols[4] = {
+        test_column("c", CDC_COL_LONG, 0, 0, 0), test_column("c", CDC_COL_TEXT, 0, 0, 0),
+        test_column("c", CDC_COL_TEXT, 0, 0, 0), test_column("c", CDC_COL_DECIMAL, 14, 2, 0)};
     cdc_mapped_t v[4];
     cdc_buf_t out = CDC_BUF_INIT, txt = CDC_BUF_INIT;
     static const unsigned char want[] = {
@@ -182,97 +169,76 @@ typedef struct pair_s {
     size_t pglen;    /* 0: strlen */
 } pair_t;
 
-#define INT(i)                                                                                     \
-    {                                                                                              \
-        CDC_VAL_INTEGER, (i), 0, NULL, 0                                                           \
-    }
-#define REAL(r)                                                                                    \
-    {                                                                                              \
-        CDC_VAL_REAL, 0, (r), NULL, 0                                                              \
-    }
-#define TEXT(t)                                                                                    \
-    {                                                                                              \
-        CDC_VAL_TEXT, 0, 0, (const unsigned char *)(t), sizeof(t) - 1                              \
-    }
-#define BLOB(b)                                                                                    \
-    {                                                                                              \
-        CDC_VAL_BLOB, 0, 0, (const unsigned char *)(b), sizeof(b) - 1                              \
-    }
-#define NUL                                                                                        \
-    {                                                                                              \
-        CDC_VAL_NULL, 0, 0, NULL, 0                                                                \
-    }
-
 static const pair_t g_pairs[] = {
-    {CDC_COL_LONG, 0, 0, 0, INT(0), "0", 0},
-    {CDC_COL_LONG, 0, 0, 0, INT(42), "42", 0},
-    {CDC_COL_LONG, 0, 0, 0, INT(INT64_MIN), "-9223372036854775808", 0},
-    {CDC_COL_LONG, 0, 0, 0, INT(INT64_MAX), "9223372036854775807", 0},
-    {CDC_COL_LONG, 0, 0, 0, NUL, NULL, 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(0.1), "0.1", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(1e300), "1e+300", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(-0.0), "-0", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(0.0), "0", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(5e-324), "5e-324", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(1.7976931348623157e308), "1.7976931348623157e+308", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(123456789012345680000.0), "1.2345678901234568e+20", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, REAL(1e-5), "1e-05", 0},
-    {CDC_COL_DOUBLE, 0, 0, 0, INT(3), "3", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, TEXT("1.5"), "1.50", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, REAL(19.99), "19.99", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, INT(-3), "-3.00", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, TEXT("-0.00"), "0.00", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, TEXT("-1e-2"), "-0.01", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, TEXT("123456789012.34"), "123456789012.34", 0},
-    {CDC_COL_DECIMAL, 14, 2, 0, TEXT("-128"), "-128.00", 0},
-    {CDC_COL_DECIMAL, 3, 0, 0, INT(-128), "-128", 0},
-    {CDC_COL_DECIMAL, 3, 0, 0, INT(255), "255", 0},
-    {CDC_COL_DECIMAL, 40, 10, 0, TEXT("-123456789012345678901234567890.0123456789"),
+    {CDC_COL_LONG, 0, 0, 0, VI(0), "0", 0},
+    {CDC_COL_LONG, 0, 0, 0, VI(42), "42", 0},
+    {CDC_COL_LONG, 0, 0, 0, VI(INT64_MIN), "-9223372036854775808", 0},
+    {CDC_COL_LONG, 0, 0, 0, VI(INT64_MAX), "9223372036854775807", 0},
+    {CDC_COL_LONG, 0, 0, 0, VN, NULL, 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(0.1), "0.1", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(1e300), "1e+300", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(-0.0), "-0", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(0.0), "0", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(5e-324), "5e-324", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(1.7976931348623157e308), "1.7976931348623157e+308", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(123456789012345680000.0), "1.2345678901234568e+20", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VR(1e-5), "1e-05", 0},
+    {CDC_COL_DOUBLE, 0, 0, 0, VI(3), "3", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VT("1.5"), "1.50", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VR(19.99), "19.99", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VI(-3), "-3.00", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VT("-0.00"), "0.00", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VT("-1e-2"), "-0.01", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VT("123456789012.34"), "123456789012.34", 0},
+    {CDC_COL_DECIMAL, 14, 2, 0, VT("-128"), "-128.00", 0},
+    {CDC_COL_DECIMAL, 3, 0, 0, VI(-128), "-128", 0},
+    {CDC_COL_DECIMAL, 3, 0, 0, VI(255), "255", 0},
+    {CDC_COL_DECIMAL, 40, 10, 0, VT("-123456789012345678901234567890.0123456789"),
      "-123456789012345678901234567890.0123456789", 0},
-    {CDC_COL_NUMERIC, 0, 0, 0, TEXT("1.50"), "1.50", 0},
-    {CDC_COL_NUMERIC, 0, 0, 0, TEXT("1e2"), "100", 0},
-    {CDC_COL_NUMERIC, 0, 0, 0, TEXT("-0"), "0", 0},
-    {CDC_COL_NUMERIC, 0, 0, 0, TEXT("-0.0e5"), "0", 0},
-    {CDC_COL_NUMERIC, 0, 0, 0, REAL(0.1), "0.1", 0},
-    {CDC_COL_NUMERIC, 0, 0, 0, INT(-7), "-7", 0},
-    {CDC_COL_BOOLEAN, 0, 0, 0, INT(1), "t", 0},
-    {CDC_COL_BOOLEAN, 0, 0, 0, INT(0), "f", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, TEXT("2024-01-15 10:30:00+02:00"), "2024-01-15 08:30:00+00", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, TEXT("2024-01-15T10:30:00.123456+05:30"),
+    {CDC_COL_NUMERIC, 0, 0, 0, VT("1.50"), "1.50", 0},
+    {CDC_COL_NUMERIC, 0, 0, 0, VT("1e2"), "100", 0},
+    {CDC_COL_NUMERIC, 0, 0, 0, VT("-0"), "0", 0},
+    {CDC_COL_NUMERIC, 0, 0, 0, VT("-0.0e5"), "0", 0},
+    {CDC_COL_NUMERIC, 0, 0, 0, VR(0.1), "0.1", 0},
+    {CDC_COL_NUMERIC, 0, 0, 0, VI(-7), "-7", 0},
+    {CDC_COL_BOOLEAN, 0, 0, 0, VI(1), "t", 0},
+    {CDC_COL_BOOLEAN, 0, 0, 0, VI(0), "f", 0},
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VT("2024-01-15 10:30:00+02:00"), "2024-01-15 08:30:00+00", 0},
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VT("2024-01-15T10:30:00.123456+05:30"),
      "2024-01-15 05:00:00.123456+00", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, TEXT("1969-12-31 23:59:59.5"), "1969-12-31 23:59:59.5+00", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, TEXT("1900-01-01"), "1900-01-01 00:00:00+00", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, TEXT("0000-06-01 12:00"), "0001-06-01 12:00:00+00 BC", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, INT(0), "1970-01-01 00:00:00+00", 0},
-    {CDC_COL_TIMESTAMP, 0, 0, 0, TEXT("9999-12-31 23:59:59.999999Z"),
-     "9999-12-31 23:59:59.999999+00", 0},
-    {CDC_COL_DATE, 0, 0, 0, TEXT("2024-02-29"), "2024-02-29", 0},
-    {CDC_COL_DATE, 0, 0, 0, TEXT("1900-01-01"), "1900-01-01", 0},
-    {CDC_COL_DATE, 0, 0, 0, TEXT("0000-12-31"), "0001-12-31 BC", 0},
-    {CDC_COL_TEXT, 0, 0, 0, TEXT("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"),
-     "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 0},
-    {CDC_COL_TEXT, 0, 0, 0, TEXT(""), "", 0},
-    {CDC_COL_TEXT, 0, 0, 0, TEXT("a "), "a ", 0},
-    {CDC_COL_TEXT, 0, 0, 0, TEXT("NULL"), "NULL", 0},
-    {CDC_COL_TEXT, 0, 0, 0, INT(12), "12", 0},
-    {CDC_COL_TEXT, 0, 0, 0, NUL, NULL, 0},
-    {CDC_COL_TEXT, 0, 0, 10, TEXT("abc"), "abc", 0},
-    {CDC_COL_JSON, 0, 0, 0, TEXT("{\"b\":1, \"a\":[1.0,1e2,-0], \"a\":2}"), "{\"a\": 2, \"b\": 1}",
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VT("1969-12-31 23:59:59.5"), "1969-12-31 23:59:59.5+00", 0},
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VT("1900-01-01"), "1900-01-01 00:00:00+00", 0},
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VT("0000-06-01 12:00"), "0001-06-01 12:00:00+00 BC", 0},
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VI(0), "1970-01-01 00:00:00+00", 0},
+    {CDC_COL_TIMESTAMP, 0, 0, 0, VT("9999-12-31 23:59:59.999999Z"), "9999-12-31 23:59:59.999999+00",
      0},
-    {CDC_COL_JSON, 0, 0, 0, TEXT("{\"b\":1, \"a\":[1.0,1e2,-0]}"),
-     "{\"a\": [1.0, 100, 0], \"b\": 1}", 0},
-    {CDC_COL_JSON, 0, 0, 0, TEXT("\"\\u00e9\\/\""), "\"\xc3\xa9/\"", 0},
-    {CDC_COL_JSON, 0, 0, 0, INT(12), "12", 0},
-    {CDC_COL_BLOB, 0, 0, 0, BLOB("\x00\xff\x00"), "\\x00ff00", 0},
-    {CDC_COL_BLOB, 0, 0, 0, BLOB(""), "\\x", 0},
-    {CDC_COL_BLOB, 0, 0, 0, TEXT("abc"), "\\x616263", 0},
-    {CDC_COL_BLOB, 0, 0, 0, NUL, NULL, 0},
+    {CDC_COL_DATE, 0, 0, 0, VT("2024-02-29"), "2024-02-29", 0},
+    {CDC_COL_DATE, 0, 0, 0, VT("1900-01-01"), "1900-01-01", 0},
+    {CDC_COL_DATE, 0, 0, 0, VT("0000-12-31"), "0001-12-31 BC", 0},
+    {CDC_COL_TEXT, 0, 0, 0, VT("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"),
+     "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 0},
+    {CDC_COL_TEXT, 0, 0, 0, VT(""), "", 0},
+    {CDC_COL_TEXT, 0, 0, 0, VT("a "), "a ", 0},
+    {CDC_COL_TEXT, 0, 0, 0, VT("NULL"), "NULL", 0},
+    {CDC_COL_TEXT, 0, 0, 0, VI(12), "12", 0},
+    {CDC_COL_TEXT, 0, 0, 0, VN, NULL, 0},
+    {CDC_COL_TEXT, 0, 0, 10, VT("abc"), "abc", 0},
+    {CDC_COL_JSON, 0, 0, 0, VT("{\"b\":1, \"a\":[1.0,1e2,-0], \"a\":2}"), "{\"a\": 2, \"b\": 1}",
+     0},
+    {CDC_COL_JSON, 0, 0, 0, VT("{\"b\":1, \"a\":[1.0,1e2,-0]}"), "{\"a\": [1.0, 100, 0], \"b\": 1}",
+     0},
+    {CDC_COL_JSON, 0, 0, 0, VT("\"\\u00e9\\/\""), "\"\xc3\xa9/\"", 0},
+    {CDC_COL_JSON, 0, 0, 0, VI(12), "12", 0},
+    {CDC_COL_BLOB, 0, 0, 0, VB("\x00\xff\x00"), "\\x00ff00", 0},
+    {CDC_COL_BLOB, 0, 0, 0, VB(""), "\\x", 0},
+    {CDC_COL_BLOB, 0, 0, 0, VT("abc"), "\\x616263", 0},
+    {CDC_COL_BLOB, 0, 0, 0, VN, NULL, 0},
 };
 
 /* Canonical single-column row of a SQLite value, the producer's way. */
 static void canon_src(const pair_t *c, cdc_buf_t *out)
 {
-    cdc_column_t col = col_of(c->kind, c->p, c->s, c->maxlen);
+    cdc_column_t col = test_column("c", c->kind, c->p, c->s, c->maxlen);
     cdc_buf_t scratch = CDC_BUF_INIT;
     cdc_mapped_t m;
 
@@ -286,7 +252,7 @@ static void canon_src(const pair_t *c, cdc_buf_t *out)
 /* Canonical single-column row of PostgreSQL's text, the sink's way. */
 static void canon_pg(const pair_t *c, cdc_buf_t *out)
 {
-    cdc_column_t col = col_of(c->kind, c->p, c->s, c->maxlen);
+    cdc_column_t col = test_column("c", c->kind, c->p, c->s, c->maxlen);
     size_t len = c->pg == NULL ? 0 : c->pglen ? c->pglen : strlen(c->pg);
 
     if (cdc_pgtext_canon_row(&col, 1, &c->pg, &len, out, g_err, sizeof g_err) < 0)
@@ -323,30 +289,30 @@ static void test_source_equals_target(void **state)
 static void test_different_values_differ(void **state)
 {
     static const pair_t vals[] = {
-        {CDC_COL_TEXT, 0, 0, 0, NUL, NULL, 0},
-        {CDC_COL_TEXT, 0, 0, 0, TEXT(""), NULL, 0},
-        {CDC_COL_TEXT, 0, 0, 0, TEXT("NULL"), NULL, 0},
-        {CDC_COL_TEXT, 0, 0, 0, TEXT("0"), NULL, 0},
-        {CDC_COL_TEXT, 0, 0, 0, TEXT("a"), NULL, 0},
-        {CDC_COL_TEXT, 0, 0, 0, TEXT("a "), NULL, 0},
-        {CDC_COL_TEXT, 0, 0, 0, TEXT("A"), NULL, 0},
-        {CDC_COL_LONG, 0, 0, 0, INT(0), NULL, 0},
-        {CDC_COL_LONG, 0, 0, 0, INT(1), NULL, 0},
-        {CDC_COL_BOOLEAN, 0, 0, 0, INT(0), NULL, 0},
-        {CDC_COL_BOOLEAN, 0, 0, 0, INT(1), NULL, 0},
-        {CDC_COL_DOUBLE, 0, 0, 0, REAL(0.0), NULL, 0},
-        {CDC_COL_DOUBLE, 0, 0, 0, REAL(-0.0), NULL, 0},
-        {CDC_COL_NUMERIC, 0, 0, 0, TEXT("0"), NULL, 0},
-        {CDC_COL_NUMERIC, 0, 0, 0, TEXT("1.5"), NULL, 0},
-        {CDC_COL_NUMERIC, 0, 0, 0, TEXT("1.50"), NULL, 0},
-        {CDC_COL_DECIMAL, 14, 2, 0, TEXT("0"), NULL, 0},
-        {CDC_COL_TIMESTAMP, 0, 0, 0, INT(0), NULL, 0},
-        {CDC_COL_DATE, 0, 0, 0, TEXT("1970-01-01"), NULL, 0},
-        {CDC_COL_JSON, 0, 0, 0, TEXT("0"), NULL, 0},
-        {CDC_COL_JSON, 0, 0, 0, TEXT("\"0\""), NULL, 0},
-        {CDC_COL_JSON, 0, 0, 0, TEXT("null"), NULL, 0},
-        {CDC_COL_BLOB, 0, 0, 0, TEXT("0"), NULL, 0},
-        {CDC_COL_BLOB, 0, 0, 0, BLOB(""), NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VN, NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VT(""), NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VT("NULL"), NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VT("0"), NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VT("a"), NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VT("a "), NULL, 0},
+        {CDC_COL_TEXT, 0, 0, 0, VT("A"), NULL, 0},
+        {CDC_COL_LONG, 0, 0, 0, VI(0), NULL, 0},
+        {CDC_COL_LONG, 0, 0, 0, VI(1), NULL, 0},
+        {CDC_COL_BOOLEAN, 0, 0, 0, VI(0), NULL, 0},
+        {CDC_COL_BOOLEAN, 0, 0, 0, VI(1), NULL, 0},
+        {CDC_COL_DOUBLE, 0, 0, 0, VR(0.0), NULL, 0},
+        {CDC_COL_DOUBLE, 0, 0, 0, VR(-0.0), NULL, 0},
+        {CDC_COL_NUMERIC, 0, 0, 0, VT("0"), NULL, 0},
+        {CDC_COL_NUMERIC, 0, 0, 0, VT("1.5"), NULL, 0},
+        {CDC_COL_NUMERIC, 0, 0, 0, VT("1.50"), NULL, 0},
+        {CDC_COL_DECIMAL, 14, 2, 0, VT("0"), NULL, 0},
+        {CDC_COL_TIMESTAMP, 0, 0, 0, VI(0), NULL, 0},
+        {CDC_COL_DATE, 0, 0, 0, VT("1970-01-01"), NULL, 0},
+        {CDC_COL_JSON, 0, 0, 0, VT("0"), NULL, 0},
+        {CDC_COL_JSON, 0, 0, 0, VT("\"0\""), NULL, 0},
+        {CDC_COL_JSON, 0, 0, 0, VT("null"), NULL, 0},
+        {CDC_COL_BLOB, 0, 0, 0, VT("0"), NULL, 0},
+        {CDC_COL_BLOB, 0, 0, 0, VB(""), NULL, 0},
     };
     enum { N = sizeof vals / sizeof vals[0] };
     cdc_buf_t rows[N];
@@ -368,7 +334,8 @@ static void test_different_values_differ(void **state)
 /* Lengths delimit values: moving a byte from one column to the next changes the row. */
 static void test_rows_are_delimited(void **state)
 {
-    cdc_column_t cols[2] = {col_of(CDC_COL_TEXT, 0, 0, 0), col_of(CDC_COL_TEXT, 0, 0, 0)};
+    cdc_column_t cols[2] = {test_column("c", CDC_COL_TEXT, 0, 0, 0),
+                            test_column("c", CDC_COL_TEXT, 0, 0, 0)};
     const char *r1[2] = {"ab", ""}, *r2[2] = {"a", "b"}, *r3[2] = {"", NULL}, *r4[2] = {NULL, ""};
     cdc_buf_t a = CDC_BUF_INIT, b = CDC_BUF_INIT;
     unsigned char ha[8], hb[8];
@@ -392,7 +359,7 @@ static void test_rows_are_delimited(void **state)
 /* NaN has one form; infinities and the pgtext special words map as documented. */
 static void test_double_specials(void **state)
 {
-    cdc_column_t col = col_of(CDC_COL_DOUBLE, 0, 0, 0);
+    cdc_column_t col = test_column("c", CDC_COL_DOUBLE, 0, 0, 0);
     cdc_mapped_t m = {CDC_COL_DOUBLE, 0, 0, 0, NULL, 0};
     cdc_buf_t a = CDC_BUF_INIT, b = CDC_BUF_INIT;
     const char *t;
@@ -497,7 +464,7 @@ static void test_pgtext_refused(void **state)
     (void)state;
 
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        cdc_column_t col = col_of(bad[k].kind, 14, bad[k].s, 0);
+        cdc_column_t col = test_column("c", bad[k].kind, 14, bad[k].s, 0);
         col.name = (char *)"amount";
         g_err[0] = '\0';
         if (cdc_pgtext_canon_row(&col, 1, &bad[k].text, NULL, &out, g_err, sizeof g_err) == 0)

@@ -10,29 +10,6 @@
 #include "cdc_log.h"
 #include "table_info.h"
 
-static const char *const ALL[] = {"*"};
-
-static cdc_capture_report_t *install(sqlite3 *db, const char *const *tables, size_t n,
-                                     const cdc_table_keys_t *keys, size_t n_keys)
-{
-    char err[1024] = "";
-    cdc_capture_spec_t spec = {.tables = tables, .n_tables = n, .keys = keys, .n_keys = n_keys};
-    cdc_capture_report_t *r = NULL;
-    cdc_capture_err_t e = cdc_capture_install(db, &spec, &r, err, sizeof(err));
-    if (e != CDC_CAPTURE_EOK)
-        fail_msg("install failed: %s: %s", cdc_capture_err2str(e), err);
-    return r;
-}
-
-static const cdc_capture_table_t *report_table(const cdc_capture_report_t *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_tables; i++)
-        if (strcmp(r->tables[i].table, name) == 0)
-            return &r->tables[i];
-    fail_msg("table %s not in report", name);
-    return NULL;
-}
-
 static void assert_log(sqlite3 *db, const char *expected)
 {
     char *log = tdb_log(db);
@@ -60,7 +37,7 @@ static void test_key_kinds(void **state)
     char *cfg_cols[] = {"x", "y"};
     char *loose_cols[] = {"x"};
     cdc_table_keys_t keys[] = {{"cfg", {cfg_cols, 2}}, {"cfg_loose", {loose_cols, 1}}};
-    cdc_capture_report_t *r = install(db, ALL, 1, keys, 2);
+    cdc_capture_report_t *r = tdb_capture(db, 1, TDB_ALL, 1, keys, 2);
     assert_int_equal(r->epoch, 1);
     assert_true(r->new_epoch);
     assert_int_equal(r->key_width, 2);
@@ -69,11 +46,11 @@ static void test_key_kinds(void **state)
         assert_int_equal(r->tables[i].status, CDC_CAPTURE_NEW_TABLE);
         assert_true(r->tables[i].reinstalled);
     }
-    assert_non_null(report_table(r, "nokey")->warning);
-    assert_non_null(strstr(report_table(r, "nokey")->warning, "rowid"));
-    assert_null(report_table(r, "cfg")->warning);
-    assert_null(report_table(r, "ip")->warning);
-    assert_non_null(strstr(report_table(r, "cfg_loose")->warning, "UNIQUE"));
+    assert_non_null(tdb_report_table(r, "nokey")->warning);
+    assert_non_null(strstr(tdb_report_table(r, "nokey")->warning, "rowid"));
+    assert_null(tdb_report_table(r, "cfg")->warning);
+    assert_null(tdb_report_table(r, "ip")->warning);
+    assert_non_null(strstr(tdb_report_table(r, "cfg_loose")->warning, "UNIQUE"));
     printf("# install of 7 tables (%s): lock held %.3f ms\n", t->mode, r->tx.hold_ms);
     cdc_capture_report_destroy(r);
     assert_text(db, "SELECT key_kind || ':' || key_cols FROM _cdc_tables WHERE tbl='nokey'",
@@ -130,7 +107,7 @@ static void test_typed_keys(void **state)
                  "CREATE TABLE n(name TEXT COLLATE NOCASE PRIMARY KEY, v);"
                  "CREATE TABLE r(x REAL PRIMARY KEY, v);"
                  "CREATE TABLE b(k BLOB PRIMARY KEY, v);");
-    cdc_capture_report_destroy(install(db, ALL, 1, NULL, 0));
+    cdc_capture_report_destroy(tdb_capture(db, 1, TDB_ALL, 1, NULL, 0));
     /* No affinity on the key: integer 1 and text '1' are two rows, and two keys. */
     tdb_exec(db, "INSERT INTO u VALUES (1, 'int'); INSERT INTO u VALUES ('1', 'text');"
                  "UPDATE u SET v = 'x' WHERE k = '1'; UPDATE u SET k = 2 WHERE k = 1;");
@@ -155,11 +132,11 @@ static void test_install_idempotent(void **state)
     sqlite3 *db = t->db;
     char err[512];
     tdb_exec(db, "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE TABLE b(k TEXT, v);");
-    cdc_capture_report_t *r1 = install(db, ALL, 1, NULL, 0);
+    cdc_capture_report_t *r1 = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     int64_t v1 = 0;
     assert_int_equal(cdc_sqlite_schema_version(db, &v1, err, sizeof(err)), SQLITE_OK);
     char *dump1 = tdb_dump(db);
-    cdc_capture_report_t *r2 = install(db, ALL, 1, NULL, 0);
+    cdc_capture_report_t *r2 = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     int64_t v2 = 0;
     assert_int_equal(cdc_sqlite_schema_version(db, &v2, err, sizeof(err)), SQLITE_OK);
     char *dump2 = tdb_dump(db);
@@ -200,7 +177,7 @@ static void test_uninstall_restores_dump(void **state)
                  "INSERT INTO \"order\" VALUES ('x', 1); INSERT INTO loose VALUES (1, x'01');");
     char *cli_before = tdb_cli_dump(t->path);
     char *dump_before = tdb_dump(db);
-    cdc_capture_report_t *r = install(db, ALL, 1, NULL, 0);
+    cdc_capture_report_t *r = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     cdc_capture_report_destroy(r);
     assert_true(tdb_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_cdc\\_%' "
                             "ESCAPE '\\'") == 3 + 3 * 4);
@@ -239,7 +216,7 @@ static void test_virtual_tables_refused(void **state)
     tdb_exec(db, "CREATE TABLE plain(id INTEGER PRIMARY KEY, body TEXT);"
                  "CREATE VIRTUAL TABLE docs USING fts5(body);"
                  "CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);");
-    cdc_capture_spec_t spec = {.tables = ALL, .n_tables = 1};
+    cdc_capture_spec_t spec = {.tables = TDB_ALL, .n_tables = 1};
     cdc_capture_report_t *r = NULL;
     assert_int_equal(cdc_capture_install(db, &spec, &r, err, sizeof(err)), CDC_CAPTURE_EREFUSED);
     assert_null(r);
@@ -261,16 +238,16 @@ static void test_virtual_tables_refused(void **state)
     assert_non_null(strstr(err, "shadow table"));
 
     /* check reports refusals per table instead of failing. */
-    spec.tables = ALL;
+    spec.tables = TDB_ALL;
     assert_int_equal(cdc_capture_check(db, &spec, &r, err, sizeof(err)), CDC_CAPTURE_EOK);
-    assert_int_equal(report_table(r, "docs")->status, CDC_CAPTURE_REFUSED);
-    assert_int_equal(report_table(r, "plain")->status, CDC_CAPTURE_NEW_TABLE);
+    assert_int_equal(tdb_report_table(r, "docs")->status, CDC_CAPTURE_REFUSED);
+    assert_int_equal(tdb_report_table(r, "plain")->status, CDC_CAPTURE_NEW_TABLE);
     for (size_t i = 0; i < r->n_tables; i++)
         assert_null(strstr(r->tables[i].table, "docs_")); /* shadow tables not listed */
     cdc_capture_report_destroy(r);
 
     const char *const ok[] = {"plain"};
-    r = install(db, ok, 1, NULL, 0);
+    r = tdb_capture(db, 1, ok, 1, NULL, 0);
     cdc_capture_report_destroy(r);
     tdb_exec(db, "INSERT INTO plain VALUES (1, 'hello'); INSERT INTO docs VALUES ('hello');");
     assert_log(db, "plain i 1\n");
@@ -298,7 +275,7 @@ static void test_identifiers(void **state)
     tdb_exec(db, sql);
     free(sql);
     char *dump_before = tdb_dump(db);
-    cdc_capture_report_t *r = install(db, ALL, 1, NULL, 0);
+    cdc_capture_report_t *r = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     assert_int_equal(r->n_tables, 9);
     assert_int_equal(r->key_width, 2);
     cdc_capture_report_destroy(r);
@@ -325,7 +302,7 @@ static void test_identifiers(void **state)
     free(expected);
     assert_text(db, "SELECT key_cols FROM _cdc_tables WHERE tbl='shadowing'", "_rowid_\n");
     /* Re-install finds everything as installed; check agrees. */
-    r = install(db, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     assert_false(r->new_epoch);
     for (size_t i = 0; i < r->n_tables; i++)
         assert_int_equal(r->tables[i].status, CDC_CAPTURE_OK);
@@ -353,7 +330,7 @@ static void test_bad_config_keys(void **state)
     tdb_exec(db, "CREATE TABLE k(id INTEGER PRIMARY KEY, v); CREATE TABLE n(a, b);");
     char *missing[] = {"nope"};
     cdc_table_keys_t keys[] = {{"n", {missing, 1}}};
-    cdc_capture_spec_t spec = {.tables = ALL, .n_tables = 1, .keys = keys, .n_keys = 1};
+    cdc_capture_spec_t spec = {.tables = TDB_ALL, .n_tables = 1, .keys = keys, .n_keys = 1};
     assert_int_equal(cdc_capture_install(db, &spec, NULL, err, sizeof(err)), CDC_CAPTURE_EREFUSED);
     assert_non_null(strstr(err, "table \"n\" has no column \"nope\""));
     char *other[] = {"v"};
@@ -378,7 +355,7 @@ static void test_app_semantics(void **state)
     sqlite3 *db = t->db;
     tdb_exec(db, "CREATE TABLE p(id INTEGER PRIMARY KEY, email TEXT UNIQUE, v);"
                  "INSERT INTO p VALUES (40, 'a@x', 1);");
-    cdc_capture_report_destroy(install(db, ALL, 1, NULL, 0));
+    cdc_capture_report_destroy(tdb_capture(db, 1, TDB_ALL, 1, NULL, 0));
     tdb_exec(db, "INSERT INTO p(email, v) VALUES ('b@x', 2)");
     assert_int_equal(sqlite3_last_insert_rowid(db), 41);
     assert_int_equal(sqlite3_changes(db), 1);
@@ -429,20 +406,17 @@ static void test_table_info(void **state)
 
 int main(void)
 {
-    static char wal[] = "wal", rollback[] = "delete";
     cdc_log_set_level(CDC_LOG_ERROR);
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)wal), cmocka_unit_test_prestate(f, (void *)rollback)
     const struct CMUnitTest tests[] = {
-        BOTH(test_key_kinds),
-        BOTH(test_typed_keys),
-        BOTH(test_install_idempotent),
-        BOTH(test_uninstall_restores_dump),
-        BOTH(test_virtual_tables_refused),
-        BOTH(test_identifiers),
-        BOTH(test_bad_config_keys),
-        BOTH(test_table_info),
-        BOTH(test_app_semantics),
+        TDB_BOTH(test_key_kinds),
+        TDB_BOTH(test_typed_keys),
+        TDB_BOTH(test_install_idempotent),
+        TDB_BOTH(test_uninstall_restores_dump),
+        TDB_BOTH(test_virtual_tables_refused),
+        TDB_BOTH(test_identifiers),
+        TDB_BOTH(test_bad_config_keys),
+        TDB_BOTH(test_table_info),
+        TDB_BOTH(test_app_semantics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,11 +197,9 @@ static void test_app_never_busy(void **state)
 
 int main(void)
 {
-    static char wal[] = "wal", rollback[] = "delete";
     cdc_log_set_level(CDC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate(test_app_never_busy, (void *)wal),
-        cmocka_unit_test_prestate(test_app_never_busy, (void *)rollback),
+        TDB_BOTH(test_app_never_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,28 +10,9 @@
 #include "cdc_log.h"
 #include "position.h"
 
-static const char *const ALL[] = {"*"};
-
-static cdc_capture_report_t *run(sqlite3 *db, int do_install, const char *const *tables, size_t n,
-                                 const cdc_table_keys_t *keys, size_t n_keys)
-{
-    char err[1024] = "";
-    cdc_capture_spec_t spec = {.tables = tables, .n_tables = n, .keys = keys, .n_keys = n_keys};
-    cdc_capture_report_t *r = NULL;
-    cdc_capture_err_t e = do_install ? cdc_capture_install(db, &spec, &r, err, sizeof(err))
-                                     : cdc_capture_check(db, &spec, &r, err, sizeof(err));
-    if (e != CDC_CAPTURE_EOK)
-        fail_msg("%s failed: %s", do_install ? "install" : "check", err);
-    return r;
-}
-
 static cdc_capture_status_t status_of(const cdc_capture_report_t *r, const char *name)
 {
-    for (size_t i = 0; i < r->n_tables; i++)
-        if (strcmp(r->tables[i].table, name) == 0)
-            return r->tables[i].status;
-    fail_msg("table %s not in report", name);
-    return CDC_CAPTURE_OK;
+    return tdb_report_table(r, name)->status;
 }
 
 static int64_t log_count(sqlite3 *db, const char *tbl)
@@ -49,7 +30,7 @@ static void test_rebuild_detected_and_repaired(void **state)
     char err[512];
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); CREATE TABLE other(x);"
                  "INSERT INTO t VALUES (1, 'one');");
-    cdc_capture_report_t *r = run(db, 1, ALL, 1, NULL, 0);
+    cdc_capture_report_t *r = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     int64_t epoch = r->epoch;
     cdc_capture_report_destroy(r);
     int64_t sv0 = 0, sv1 = 0;
@@ -62,18 +43,18 @@ static void test_rebuild_detected_and_repaired(void **state)
     assert_true(sv1 != sv0); /* the cheap signal moved */
     tdb_exec(db, "INSERT INTO t VALUES (2, 'lost', 0)");
     assert_int_equal(log_count(db, "t"), 0); /* the write was not captured */
-    r = run(db, 0, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 0, TDB_ALL, 1, NULL, 0);
     assert_int_equal(status_of(r, "t"), CDC_CAPTURE_TRIGGERS_MISSING);
     assert_true(cdc_capture_status_needs_install(status_of(r, "t")));
     assert_int_equal(status_of(r, "other"), CDC_CAPTURE_OK);
     cdc_capture_report_destroy(r);
-    r = run(db, 1, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     assert_true(r->new_epoch);
     assert_int_equal(r->epoch, epoch + 1);
     for (size_t i = 0; i < r->n_tables; i++)
         assert_int_equal(r->tables[i].reinstalled, strcmp(r->tables[i].table, "t") == 0);
     cdc_capture_report_destroy(r);
-    r = run(db, 0, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 0, TDB_ALL, 1, NULL, 0);
     assert_int_equal(status_of(r, "t"), CDC_CAPTURE_OK);
     cdc_capture_report_destroy(r);
     tdb_exec(db, "INSERT INTO t VALUES (3, 'seen', 1)");
@@ -87,20 +68,20 @@ static void test_sql_changed_dropped_new(void **state)
     sqlite3 *db = t->db;
     tdb_exec(db, "CREATE TABLE t1(id INTEGER PRIMARY KEY); CREATE TABLE t2(id INTEGER PRIMARY "
                  "KEY); CREATE TABLE t3(id INTEGER PRIMARY KEY);");
-    cdc_capture_report_destroy(run(db, 1, ALL, 1, NULL, 0));
+    cdc_capture_report_destroy(tdb_capture(db, 1, TDB_ALL, 1, NULL, 0));
     tdb_exec(db, "ALTER TABLE t1 ADD COLUMN extra TEXT; DROP TABLE t2;"
                  "CREATE TABLE t4(k TEXT PRIMARY KEY);");
-    cdc_capture_report_t *r = run(db, 0, ALL, 1, NULL, 0);
+    cdc_capture_report_t *r = tdb_capture(db, 0, TDB_ALL, 1, NULL, 0);
     assert_int_equal(status_of(r, "t1"), CDC_CAPTURE_SQL_CHANGED);
     assert_int_equal(status_of(r, "t2"), CDC_CAPTURE_TABLE_DROPPED);
     assert_int_equal(status_of(r, "t3"), CDC_CAPTURE_OK);
     assert_int_equal(status_of(r, "t4"), CDC_CAPTURE_NEW_TABLE);
     cdc_capture_report_destroy(r);
-    r = run(db, 1, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 1, TDB_ALL, 1, NULL, 0);
     assert_true(r->new_epoch);
     cdc_capture_report_destroy(r);
     assert_text(db, "SELECT tbl FROM _cdc_tables ORDER BY tbl", "t1\nt3\nt4\n");
-    r = run(db, 0, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 0, TDB_ALL, 1, NULL, 0);
     assert_int_equal(r->n_tables, 3);
     for (size_t i = 0; i < r->n_tables; i++)
         assert_int_equal(r->tables[i].status, CDC_CAPTURE_OK);
@@ -117,12 +98,12 @@ static void test_not_configured_and_renamed(void **state)
     tdb_exec(db, "CREATE TABLE keep(id INTEGER PRIMARY KEY); CREATE TABLE gone(id INTEGER "
                  "PRIMARY KEY); CREATE TABLE old(id INTEGER PRIMARY KEY);");
     const char *const three[] = {"keep", "gone", "old"};
-    cdc_capture_report_t *r = run(db, 1, three, 3, NULL, 0);
+    cdc_capture_report_t *r = tdb_capture(db, 1, three, 3, NULL, 0);
     int64_t epoch = r->epoch;
     cdc_capture_report_destroy(r);
     /* Dropping a table from the list removes its capture without a new epoch. */
     const char *const two[] = {"keep", "old"};
-    r = run(db, 1, two, 2, NULL, 0);
+    r = tdb_capture(db, 1, two, 2, NULL, 0);
     assert_int_equal(status_of(r, "gone"), CDC_CAPTURE_NOT_CONFIGURED);
     assert_false(r->new_epoch);
     assert_int_equal(r->epoch, epoch);
@@ -135,13 +116,13 @@ static void test_not_configured_and_renamed(void **state)
 
     /* A rename keeps the triggers on the renamed table, logging the old name. */
     tdb_exec(db, "ALTER TABLE old RENAME TO new");
-    r = run(db, 0, ALL, 1, NULL, 0);
+    r = tdb_capture(db, 0, TDB_ALL, 1, NULL, 0);
     assert_int_equal(status_of(r, "old"), CDC_CAPTURE_TABLE_DROPPED);
     assert_int_equal(status_of(r, "new"), CDC_CAPTURE_NEW_TABLE);
     assert_int_equal(status_of(r, "gone"), CDC_CAPTURE_NEW_TABLE);
     cdc_capture_report_destroy(r);
     const char *const renamed[] = {"keep", "new"};
-    r = run(db, 1, renamed, 2, NULL, 0);
+    r = tdb_capture(db, 1, renamed, 2, NULL, 0);
     assert_true(r->new_epoch);
     cdc_capture_report_destroy(r);
     assert_int_equal(tdb_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' "
@@ -149,7 +130,7 @@ static void test_not_configured_and_renamed(void **state)
                      3);
     tdb_exec(db, "INSERT INTO new VALUES (5)");
     assert_text(db, "SELECT tbl || ' ' || k1 FROM _cdc_changes", "new 5\n");
-    r = run(db, 0, renamed, 2, NULL, 0);
+    r = tdb_capture(db, 0, renamed, 2, NULL, 0);
     for (size_t i = 0; i < r->n_tables; i++)
         assert_int_equal(r->tables[i].status, CDC_CAPTURE_OK);
     cdc_capture_report_destroy(r);
@@ -163,16 +144,16 @@ static void test_key_change_and_widen(void **state)
     char err[512];
     tdb_exec(db, "CREATE TABLE n(a TEXT NOT NULL, b INTEGER NOT NULL, v, UNIQUE(a, b));");
     const char *const only_n[] = {"n"};
-    cdc_capture_report_t *r = run(db, 1, only_n, 1, NULL, 0);
+    cdc_capture_report_t *r = tdb_capture(db, 1, only_n, 1, NULL, 0);
     assert_int_equal(r->key_width, 1);
     cdc_capture_report_destroy(r);
     tdb_exec(db, "INSERT INTO n VALUES ('x', 1, 'by rowid')");
     char *cols[] = {"a", "b"};
     cdc_table_keys_t keys[] = {{"n", {cols, 2}}};
-    r = run(db, 0, only_n, 1, keys, 1);
+    r = tdb_capture(db, 0, only_n, 1, keys, 1);
     assert_int_equal(status_of(r, "n"), CDC_CAPTURE_KEY_CHANGED);
     cdc_capture_report_destroy(r);
-    r = run(db, 1, only_n, 1, keys, 1);
+    r = tdb_capture(db, 1, only_n, 1, keys, 1);
     assert_int_equal(r->key_width, 2);
     assert_true(r->new_epoch);
     cdc_capture_report_destroy(r);
@@ -193,7 +174,7 @@ static void test_key_change_and_widen(void **state)
     /* Widening keeps older, narrower triggers working. */
     tdb_exec(db, "CREATE TABLE one(id INTEGER PRIMARY KEY);"
                  "CREATE TABLE three(a, b, c, PRIMARY KEY(a, b, c));");
-    r = run(db, 1, ALL, 1, keys, 1);
+    r = tdb_capture(db, 1, TDB_ALL, 1, keys, 1);
     assert_int_equal(r->key_width, 3);
     cdc_capture_report_destroy(r);
     tdb_exec(db, "DELETE FROM _cdc_changes; INSERT INTO one VALUES (1);"
@@ -212,7 +193,7 @@ static void test_schema_version_signal(void **state)
     int64_t a = 0, b = 0, c = 0;
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY)");
     assert_int_equal(cdc_sqlite_schema_version(db, &a, err, sizeof(err)), SQLITE_OK);
-    cdc_capture_report_destroy(run(db, 1, ALL, 1, NULL, 0));
+    cdc_capture_report_destroy(tdb_capture(db, 1, TDB_ALL, 1, NULL, 0));
     assert_int_equal(cdc_sqlite_schema_version(db, &b, err, sizeof(err)), SQLITE_OK);
     assert_true(b > a); /* our own install moves it too: only a signal */
     tdb_exec(db, "INSERT INTO t VALUES (1)");
@@ -223,14 +204,11 @@ static void test_schema_version_signal(void **state)
 
 int main(void)
 {
-    static char wal[] = "wal", rollback[] = "delete";
     cdc_log_set_level(CDC_LOG_ERROR);
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)wal), cmocka_unit_test_prestate(f, (void *)rollback)
     const struct CMUnitTest tests[] = {
-        BOTH(test_rebuild_detected_and_repaired), BOTH(test_sql_changed_dropped_new),
-        BOTH(test_not_configured_and_renamed),    BOTH(test_key_change_and_widen),
-        BOTH(test_schema_version_signal),
+        TDB_BOTH(test_rebuild_detected_and_repaired), TDB_BOTH(test_sql_changed_dropped_new),
+        TDB_BOTH(test_not_configured_and_renamed),    TDB_BOTH(test_key_change_and_widen),
+        TDB_BOTH(test_schema_version_signal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

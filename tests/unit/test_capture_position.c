@@ -11,20 +11,6 @@
 #include "cdc_log.h"
 #include "position.h"
 
-static const char *const ALL[] = {"*"};
-
-static int64_t install_epoch(sqlite3 *db, int64_t min_epoch)
-{
-    char err[1024] = "";
-    cdc_capture_spec_t spec = {.tables = ALL, .n_tables = 1, .min_epoch = min_epoch};
-    cdc_capture_report_t *r = NULL;
-    if (cdc_capture_install(db, &spec, &r, err, sizeof(err)) != CDC_CAPTURE_EOK)
-        fail_msg("install failed: %s", err);
-    int64_t e = r->epoch;
-    cdc_capture_report_destroy(r);
-    return e;
-}
-
 static cdc_position_state_t state_of(sqlite3 *db)
 {
     char err[512];
@@ -47,7 +33,7 @@ static void test_seq_never_goes_back(void **state)
     tdb_t *t = tdb_open(*state);
     sqlite3 *db = t->db;
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)");
-    int64_t e = install_epoch(db, 0);
+    int64_t e = tdb_install_all(db, 0);
     assert_int_equal(e, 1);
     tdb_exec(db, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')");
     cdc_position_state_t s = state_of(db);
@@ -91,7 +77,7 @@ static void test_ack_prunes_only_up_to_position(void **state)
     tdb_t *t = tdb_open(*state);
     sqlite3 *db = t->db;
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)");
-    int64_t e = install_epoch(db, 0);
+    int64_t e = tdb_install_all(db, 0);
     tdb_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) "
                  "INSERT INTO t SELECT i, i FROM n");
     cdc_position_ack_t res;
@@ -120,7 +106,7 @@ static void test_ack_beyond_file_refused(void **state)
     sqlite3 *db = t->db;
     char err[512] = "";
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY)");
-    int64_t e = install_epoch(db, 0);
+    int64_t e = tdb_install_all(db, 0);
     tdb_exec(db, "INSERT INTO t VALUES (1), (2)");
     cdc_position_t too_far = {e, 3};
     assert_int_equal(cdc_position_acknowledge(db, &too_far, 0, 0, NULL, err, sizeof(err)),
@@ -148,7 +134,7 @@ static void test_restored_copy_detected(void **state)
     sqlite3 *db = t->db;
     char err[512];
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY)");
-    int64_t e = install_epoch(db, 0);
+    int64_t e = tdb_install_all(db, 0);
     tdb_exec(db, "INSERT INTO t VALUES (1), (2), (3)");
     ack(db, e, 3, 0, NULL);
     /* Back up the file at acknowledged position 3. */
@@ -214,18 +200,18 @@ static void test_epoch_rules(void **state)
     sqlite3 *db = t->db;
     char err[512];
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY)");
-    assert_int_equal(install_epoch(db, 5), 6); /* fresh install: above the producer's */
-    assert_int_equal(install_epoch(db, 5), 6); /* nothing to do: same epoch */
-    assert_int_equal(install_epoch(db, 9), 6); /* min_epoch only matters for new epochs */
+    assert_int_equal(tdb_install_all(db, 5), 6); /* fresh install: above the producer's */
+    assert_int_equal(tdb_install_all(db, 5), 6); /* nothing to do: same epoch */
+    assert_int_equal(tdb_install_all(db, 9), 6); /* min_epoch only matters for new epochs */
     tdb_exec(db, "INSERT INTO t VALUES (1)");
     assert_int_equal(cdc_capture_uninstall(db, 0, NULL, err, sizeof(err)), CDC_CAPTURE_EOK);
-    assert_int_equal(install_epoch(db, 6), 7); /* reinstall after uninstall: newer */
+    assert_int_equal(tdb_install_all(db, 6), 7); /* reinstall after uninstall: newer */
     int64_t ne = 0;
     assert_int_equal(cdc_position_new_epoch(db, 0, 0, &ne, NULL, err, sizeof(err)),
                      CDC_CAPTURE_EOK);
     assert_int_equal(ne, 8);
     tdb_exec(db, "CREATE TABLE u(id INTEGER PRIMARY KEY)");
-    assert_int_equal(install_epoch(db, 0), 9); /* a table newly captured: new epoch */
+    assert_int_equal(tdb_install_all(db, 0), 9); /* a table newly captured: new epoch */
     cdc_position_state_t s;
     assert_int_equal(cdc_position_read(db, &s, err, sizeof(err)), CDC_CAPTURE_EOK);
     cdc_position_t p = cdc_position_of(&s);
@@ -256,7 +242,7 @@ static void test_fetch_coalesced(void **state)
     char err[512];
     tdb_exec(db, "CREATE TABLE ip(id INTEGER PRIMARY KEY, v);"
                  "CREATE TABLE u(k PRIMARY KEY, v);");
-    install_epoch(db, 0);
+    tdb_install_all(db, 0);
     tdb_exec(db, "INSERT INTO ip VALUES (1, 'a');"         /* 1 */
                  "UPDATE ip SET v = 'b';"                  /* 2 */
                  "INSERT INTO ip VALUES (2, 'c');"         /* 3 */
@@ -337,17 +323,14 @@ static void test_fetch_coalesced(void **state)
 
 int main(void)
 {
-    static char wal[] = "wal", rollback[] = "delete";
     cdc_log_set_level(CDC_LOG_ERROR);
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)wal), cmocka_unit_test_prestate(f, (void *)rollback)
     const struct CMUnitTest tests[] = {
-        BOTH(test_seq_never_goes_back),
-        BOTH(test_ack_prunes_only_up_to_position),
-        BOTH(test_ack_beyond_file_refused),
-        BOTH(test_restored_copy_detected),
-        BOTH(test_epoch_rules),
-        BOTH(test_fetch_coalesced),
+        TDB_BOTH(test_seq_never_goes_back),
+        TDB_BOTH(test_ack_prunes_only_up_to_position),
+        TDB_BOTH(test_ack_beyond_file_refused),
+        TDB_BOTH(test_restored_copy_detected),
+        TDB_BOTH(test_epoch_rules),
+        TDB_BOTH(test_fetch_coalesced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

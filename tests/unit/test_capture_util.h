@@ -1,7 +1,9 @@
 /*
- * Helpers shared by the test_capture*.c unit tests: temporary SQLite files in a mkdtemp
- * directory (removed afterwards), in WAL or rollback-journal mode, and text renderings
- * of the change log and of the whole database (for exact before/after comparisons).
+ * Helpers shared by the test_capture*.c, test_snapshot.c and test_stream.c unit tests:
+ * temporary SQLite files in a mkdtemp directory (removed afterwards), in WAL or
+ * rollback-journal mode, capture install/check that fail the test on error, and text
+ * renderings of values, of the change log and of the whole database (for exact
+ * before/after comparisons).
  * Everything is static inline so each test executable takes only what it uses.
  */
 #ifndef TEST_CAPTURE_UTIL_H
@@ -19,8 +21,10 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "capture.h"
 #include "cdc_alloc.h"
 #include "sqlite_util.h"
+#include "table_info.h"
 
 typedef struct tdb_s {
     char dir[64];
@@ -209,6 +213,92 @@ static inline char *tdb_cli_dump(const char *path)
     if (pclose(f) != 0)
         fail_msg("sqlite3 .dump failed");
     return b.s;
+}
+
+/* Each test twice, its prestate the journal mode tdb_open takes. */
+#define TDB_BOTH(f)                                                                                \
+    cmocka_unit_test_prestate(f, (void *)"wal"), cmocka_unit_test_prestate(f, (void *)"delete")
+
+/* Every table of the database, as the capture spec's table list. */
+static const char *const TDB_ALL[] = {"*"};
+
+/* cdc_capture_install (do_install) or cdc_capture_check of the given tables and keys;
+ * fails the test on error. The caller destroys the report. */
+static inline cdc_capture_report_t *tdb_capture(sqlite3 *db, int do_install,
+                                                const char *const *tables, size_t n,
+                                                const cdc_table_keys_t *keys, size_t n_keys)
+{
+    char err[1024] = "";
+    cdc_capture_spec_t spec = {.tables = tables, .n_tables = n, .keys = keys, .n_keys = n_keys};
+    cdc_capture_report_t *r = NULL;
+    cdc_capture_err_t e = do_install ? cdc_capture_install(db, &spec, &r, err, sizeof(err))
+                                     : cdc_capture_check(db, &spec, &r, err, sizeof(err));
+    if (e != CDC_CAPTURE_EOK)
+        fail_msg("%s failed: %s: %s", do_install ? "install" : "check", cdc_capture_err2str(e),
+                 err);
+    return r;
+}
+
+/* Installs capture on every table with an epoch above min_epoch; returns the epoch. */
+static inline int64_t tdb_install_all(sqlite3 *db, int64_t min_epoch)
+{
+    char err[1024] = "";
+    cdc_capture_spec_t spec = {.tables = TDB_ALL, .n_tables = 1, .min_epoch = min_epoch};
+    cdc_capture_report_t *r = NULL;
+    cdc_capture_err_t e = cdc_capture_install(db, &spec, &r, err, sizeof(err));
+    int64_t epoch;
+
+    if (e != CDC_CAPTURE_EOK)
+        fail_msg("install failed: %s: %s", cdc_capture_err2str(e), err);
+    epoch = r->epoch;
+    cdc_capture_report_destroy(r);
+    return epoch;
+}
+
+/* The report's entry for table name; fails the test when it has none. */
+static inline const cdc_capture_table_t *tdb_report_table(const cdc_capture_report_t *r,
+                                                          const char *name)
+{
+    for (size_t i = 0; i < r->n_tables; i++)
+        if (strcmp(r->tables[i].table, name) == 0)
+            return &r->tables[i];
+    fail_msg("table %s not in report", name);
+    return NULL;
+}
+
+/* The table's description; fails the test when it cannot be read. Caller destroys it. */
+static inline cdc_table_info_t *tdb_table_info(sqlite3 *db, const char *name)
+{
+    char err[512] = "";
+    cdc_table_info_t *ti = NULL;
+    if (cdc_table_info_load(db, name, NULL, &ti, err, sizeof(err)) != CDC_TABLE_INFO_OK)
+        fail_msg("table_info %s: %s", name, err);
+    return ti;
+}
+
+/* Appends v as SQL-like text; typed puts the storage class first (i1, r1.5, t'1'), so that
+ * tests telling integer 1 from text '1' see the difference. */
+static inline void tdb_render_value(cdc_sqlbuf_t *b, const cdc_value_t *v, int typed)
+{
+    switch (v->type) {
+    case CDC_VAL_NULL:
+        cdc_sqlbuf_append(b, "NULL");
+        break;
+    case CDC_VAL_INTEGER:
+        cdc_sqlbuf_printf(b, "%s%lld", typed ? "i" : "", (long long)v->i);
+        break;
+    case CDC_VAL_REAL:
+        cdc_sqlbuf_printf(b, "%s%.17g", typed ? "r" : "", v->r);
+        break;
+    case CDC_VAL_TEXT:
+        cdc_sqlbuf_printf(b, "%s'%.*s'", typed ? "t" : "", (int)v->len, (const char *)v->p);
+        break;
+    case CDC_VAL_BLOB:
+        cdc_sqlbuf_append(b, "x");
+        for (size_t i = 0; i < v->len; i++)
+            cdc_sqlbuf_printf(b, "%02x", v->p[i]);
+        break;
+    }
 }
 
 #endif

@@ -15,24 +15,10 @@
 #include "cdc_buf.h"
 #include "cdc_convert.h"
 #include "cdc_json_canon.h"
+#include "test_values.h"
 
 static char g_err[512];
 static cdc_buf_t g_scratch = CDC_BUF_INIT;
-
-static cdc_column_t col_of(const char *name, cdc_col_kind_t kind, int p, int s, int maxlen)
-{
-    cdc_column_t c;
-
-    memset(&c, 0, sizeof c);
-    c.name = (char *)name;
-    c.avro_name = (char *)name;
-    c.decl_type = (char *)"";
-    c.type.kind = kind;
-    c.type.precision = p;
-    c.type.scale = s;
-    c.type.max_length = maxlen;
-    return c;
-}
 
 static cdc_value_t v_int(int64_t i)
 {
@@ -128,7 +114,7 @@ static void assert_decimal(cdc_column_t c, cdc_value_t v, const char *hex, const
 
 static void test_long(void **state)
 {
-    cdc_column_t c = col_of("qty", CDC_COL_LONG, 0, 0, 0);
+    cdc_column_t c = test_column("qty", CDC_COL_LONG, 0, 0, 0);
     (void)state;
 
     assert_true(ok_long(c, v_int(42)) == 42);
@@ -146,7 +132,7 @@ static void test_long(void **state)
 
 static void test_double(void **state)
 {
-    cdc_column_t c = col_of("price", CDC_COL_DOUBLE, 0, 0, 0);
+    cdc_column_t c = test_column("price", CDC_COL_DOUBLE, 0, 0, 0);
     cdc_mapped_t m;
     (void)state;
 
@@ -163,9 +149,9 @@ static void test_double(void **state)
 
 static void test_decimal(void **state)
 {
-    cdc_column_t c = col_of("estimated_value", CDC_COL_DECIMAL, 14, 2, 0);
-    cdc_column_t c38 = col_of("big", CDC_COL_DECIMAL, 38, 0, 0);
-    cdc_column_t c5 = col_of("small", CDC_COL_DECIMAL, 5, 0, 0);
+    cdc_column_t c = test_column("estimated_value", CDC_COL_DECIMAL, 14, 2, 0);
+    cdc_column_t c38 = test_column("big", CDC_COL_DECIMAL, 38, 0, 0);
+    cdc_column_t c5 = test_column("small", CDC_COL_DECIMAL, 5, 0, 0);
     cdc_mapped_t m;
     (void)state;
 
@@ -231,7 +217,7 @@ static void test_decimal_text(void **state)
 
 static void test_numeric(void **state)
 {
-    cdc_column_t c = col_of("amount", CDC_COL_NUMERIC, 0, 0, 0);
+    cdc_column_t c = test_column("amount", CDC_COL_NUMERIC, 0, 0, 0);
     (void)state;
 
     assert_ok_text(c, v_int(42), "42");
@@ -261,7 +247,7 @@ static void test_numeric(void **state)
 
 static void test_boolean(void **state)
 {
-    cdc_column_t c = col_of("active", CDC_COL_BOOLEAN, 0, 0, 0);
+    cdc_column_t c = test_column("active", CDC_COL_BOOLEAN, 0, 0, 0);
     (void)state;
 
     assert_true(ok_long(c, v_int(0)) == 0);
@@ -276,7 +262,7 @@ static void test_boolean(void **state)
 
 static void test_timestamp(void **state)
 {
-    cdc_column_t c = col_of("created_at", CDC_COL_TIMESTAMP, 0, 0, 0);
+    cdc_column_t c = test_column("created_at", CDC_COL_TIMESTAMP, 0, 0, 0);
     int64_t d0305 = cdc_convert_days_from_civil(2024, 3, 5) * DAY_US;
     (void)state;
 
@@ -327,7 +313,7 @@ static void test_timestamp(void **state)
 
 static void test_date(void **state)
 {
-    cdc_column_t c = col_of("due", CDC_COL_DATE, 0, 0, 0);
+    cdc_column_t c = test_column("due", CDC_COL_DATE, 0, 0, 0);
     (void)state;
 
     assert_true(ok_long(c, v_text("1970-01-01")) == 0);
@@ -376,7 +362,7 @@ static void test_calendar_vs_sqlite(void **state)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    cdc_column_t c = col_of("t", CDC_COL_TIMESTAMP, 0, 0, 0);
+    cdc_column_t c = test_column("t", CDC_COL_TIMESTAMP, 0, 0, 0);
     uint64_t seed = 88172645463325252ULL;
     (void)state;
 
@@ -421,8 +407,8 @@ static void test_calendar_vs_sqlite(void **state)
 
 static void test_text(void **state)
 {
-    cdc_column_t c = col_of("name", CDC_COL_TEXT, 0, 0, 0);
-    cdc_column_t vc = col_of("code", CDC_COL_TEXT, 0, 0, 3);
+    cdc_column_t c = test_column("name", CDC_COL_TEXT, 0, 0, 0);
+    cdc_column_t vc = test_column("code", CDC_COL_TEXT, 0, 0, 3);
     cdc_value_t v = v_text("h\xc3\xa9llo \xf0\x9f\x98\x80");
     cdc_mapped_t m;
     (void)state;
@@ -468,7 +454,7 @@ static void test_text(void **state)
 
 static void test_json(void **state)
 {
-    cdc_column_t c = col_of("meta", CDC_COL_JSON, 0, 0, 0);
+    cdc_column_t c = test_column("meta", CDC_COL_JSON, 0, 0, 0);
     char deep[4001];
     (void)state;
 
@@ -567,7 +553,7 @@ static void assert_json_out_of_range(cdc_column_t c, const char *json, size_t at
  */
 static void test_json_numeric_range(void **state)
 {
-    cdc_column_t c = col_of("meta", CDC_COL_JSON, 0, 0, 0);
+    cdc_column_t c = test_column("meta", CDC_COL_JSON, 0, 0, 0);
     (void)state;
 
     /* Integer digits: 131072 is the most. */
@@ -615,7 +601,7 @@ static void test_json_numeric_range(void **state)
 
 static void test_blob(void **state)
 {
-    cdc_column_t c = col_of("data", CDC_COL_BLOB, 0, 0, 0);
+    cdc_column_t c = test_column("data", CDC_COL_BLOB, 0, 0, 0);
     cdc_mapped_t m;
     (void)state;
 
@@ -630,7 +616,7 @@ static void test_blob(void **state)
 
 static void test_null(void **state)
 {
-    cdc_column_t c = col_of("note", CDC_COL_DECIMAL, 10, 2, 0);
+    cdc_column_t c = test_column("note", CDC_COL_DECIMAL, 10, 2, 0);
     cdc_mapped_t m;
     (void)state;
 

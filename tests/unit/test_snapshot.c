@@ -21,63 +21,18 @@
 #include <stdatomic.h>
 #include <time.h>
 
-static const char *const ALL[] = {"*"};
-
-static void install_all(sqlite3 *db)
-{
-    char err[1024] = "";
-    cdc_capture_spec_t spec = {.tables = ALL, .n_tables = 1};
-    cdc_capture_report_t *r = NULL;
-    cdc_capture_err_t e = cdc_capture_install(db, &spec, &r, err, sizeof(err));
-    if (e != CDC_CAPTURE_EOK)
-        fail_msg("install failed: %s: %s", cdc_capture_err2str(e), err);
-    cdc_capture_report_destroy(r);
-}
-
-static cdc_table_info_t *load(sqlite3 *db, const char *name)
-{
-    char err[512] = "";
-    cdc_table_info_t *ti = NULL;
-    if (cdc_table_info_load(db, name, NULL, &ti, err, sizeof(err)) != CDC_TABLE_INFO_OK)
-        fail_msg("table_info %s: %s", name, err);
-    return ti;
-}
-
 /* Renders a value with its storage class, so 1, 1.0 and '1' all differ. */
-static void render(cdc_sqlbuf_t *b, const cdc_value_t *v)
-{
-    switch (v->type) {
-    case CDC_VAL_NULL:
-        cdc_sqlbuf_append(b, "NULL");
-        break;
-    case CDC_VAL_INTEGER:
-        cdc_sqlbuf_printf(b, "i%lld", (long long)v->i);
-        break;
-    case CDC_VAL_REAL:
-        cdc_sqlbuf_printf(b, "r%.17g", v->r);
-        break;
-    case CDC_VAL_TEXT:
-        cdc_sqlbuf_printf(b, "t'%.*s'", (int)v->len, (const char *)v->p);
-        break;
-    case CDC_VAL_BLOB:
-        cdc_sqlbuf_append(b, "x");
-        for (size_t i = 0; i < v->len; i++)
-            cdc_sqlbuf_printf(b, "%02x", v->p[i]);
-        break;
-    }
-}
-
 static void render_row(cdc_sqlbuf_t *b, const cdc_value_t *key, size_t nk, const cdc_value_t *row,
                        size_t nc)
 {
     for (size_t k = 0; k < nk; k++) {
         cdc_sqlbuf_append(b, k ? "," : "");
-        render(b, &key[k]);
+        tdb_render_value(b, &key[k], 1);
     }
     cdc_sqlbuf_append(b, " =");
     for (size_t c = 0; c < nc; c++) {
         cdc_sqlbuf_append(b, c ? "|" : " ");
-        render(b, &row[c]);
+        tdb_render_value(b, &row[c], 1);
     }
     cdc_sqlbuf_append(b, "\n");
 }
@@ -190,11 +145,11 @@ static void test_key_kinds(void **state)
                  " char(96 + i % 26) END || i, i FROM s;"
                  "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 60)"
                  " INSERT INTO \"we\"\"ird\" SELECT i % 4, 'p' || (i / 4), i FROM s;");
-    install_all(db);
+    tdb_install_all(db, 0);
     static const char *const tables[] = {"ip",    "tk",    "comp", "wr",
                                          "nokey", "mixed", "nc",   "we\"ird"};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-        cdc_table_info_t *ti = load(db, tables[i]);
+        cdc_table_info_t *ti = tdb_table_info(db, tables[i]);
         char *want = expected_rows(db, ti, "");
         char *got = snapshot_all(db, ti, 7, NULL);
         if (strcmp(want, got) != 0)
@@ -210,7 +165,7 @@ static void test_key_kinds(void **state)
         cdc_table_info_destroy(ti);
     }
     /* The rowid-keyed table hands the rowid as its key. */
-    cdc_table_info_t *ti = load(db, "nokey");
+    cdc_table_info_t *ti = tdb_table_info(db, "nokey");
     assert_int_equal(ti->key_kind, CDC_KEY_ROWID);
     char *got = snapshot_all(db, ti, 7, NULL);
     assert_non_null(strstr(got, "\ni11 = t'n11'|NULL\n"));
@@ -228,8 +183,8 @@ static void test_empty_and_null_keys(void **state)
     tdb_exec(db, "CREATE TABLE e(id INTEGER PRIMARY KEY, v);"
                  "CREATE TABLE nk(code TEXT PRIMARY KEY, v);"
                  "INSERT INTO nk VALUES (NULL, 1), (NULL, 2), ('a', 3), ('b', 4), ('c', 5);");
-    install_all(db);
-    cdc_table_info_t *e = load(db, "e");
+    tdb_install_all(db, 0);
+    cdc_table_info_t *e = tdb_table_info(db, "e");
     cdc_snapshot_chunk_t chunk;
     memset(&chunk, 0, sizeof(chunk));
     collect_t c = {.rows = 0};
@@ -246,7 +201,7 @@ static void test_empty_and_null_keys(void **state)
 
     /* NULL keys: counted and left out, everything else exactly once, even when a chunk
      * boundary falls right after the NULLs would have been. */
-    cdc_table_info_t *nk = load(db, "nk");
+    cdc_table_info_t *nk = tdb_table_info(db, "nk");
     size_t nulls = 0;
     char *got = snapshot_all(db, nk, 2, &nulls);
     assert_int_equal(nulls, 2);
@@ -260,7 +215,7 @@ static void test_empty_and_null_keys(void **state)
     /* Without capture there is no position to give the rows. */
     tdb_exec(db, "CREATE TABLE plain(id INTEGER PRIMARY KEY)");
     assert_int_equal(cdc_capture_uninstall(db, 1000, NULL, err, sizeof(err)), CDC_CAPTURE_EOK);
-    cdc_table_info_t *p = load(db, "plain");
+    cdc_table_info_t *p = tdb_table_info(db, "plain");
     memset(&chunk, 0, sizeof(chunk));
     assert_int_equal(cdc_snapshot_chunk(db, p, NULL, 0, collect_row, &c, &chunk, err, sizeof(err)),
                      CDC_READ_ENOCAPTURE);
@@ -276,8 +231,8 @@ static void test_abort_and_resume(void **state)
     tdb_exec(db, "CREATE TABLE c(a TEXT, b INTEGER, PRIMARY KEY(a, b));"
                  "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30)"
                  " INSERT INTO c SELECT char(97 + i % 3), i FROM s;");
-    install_all(db);
-    cdc_table_info_t *ti = load(db, "c");
+    tdb_install_all(db, 0);
+    cdc_table_info_t *ti = tdb_table_info(db, "c");
     collect_t c = {.rows = 0, .stop_after = 4};
     cdc_sqlbuf_init(&c.text);
     cdc_snapshot_chunk_t chunk;
@@ -427,10 +382,10 @@ static void test_concurrent_handoff(void **state)
     tdb_exec(db, "CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT, n INTEGER);"
                  "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000)"
                  " INSERT INTO items SELECT i, 'v' || i, i FROM s;");
-    install_all(db);
+    tdb_install_all(db, 0);
     /* The producer's connection retries busy reads itself: no SQLite busy handler. */
     sqlite3_busy_timeout(db, 0);
-    cdc_table_info_t *ti = load(db, "items");
+    cdc_table_info_t *ti = tdb_table_info(db, "items");
     writer_t w = {.path = t->path};
     atomic_init(&w.stop, 0);
     pthread_t th;
@@ -535,10 +490,10 @@ static void test_chunk_hold_100k(void **state)
                  " INSERT INTO bigt SELECT printf('c%08d', (i * 7919) % 1000003), i, "
                  " printf('%.*c', 40 + i % 40, 'y') FROM s;"
                  "COMMIT;");
-    install_all(db);
+    tdb_install_all(db, 0);
     static const char *const names[] = {"big", "bigt"};
     for (int n = 0; n < 2; n++) {
-        cdc_table_info_t *ti = load(db, names[n]);
+        cdc_table_info_t *ti = tdb_table_info(db, names[n]);
         int64_t total = 0;
         cdc_progress_method_t method;
         assert_int_equal(cdc_progress_estimate(db, ti, &total, &method, err, sizeof(err)), 0);
@@ -596,7 +551,7 @@ static void test_chunk_hold_100k(void **state)
     }
     /* With statistics, the estimate comes from sqlite_stat1. */
     tdb_exec(db, "ANALYZE");
-    cdc_table_info_t *ti = load(db, "bigt");
+    cdc_table_info_t *ti = tdb_table_info(db, "bigt");
     int64_t total = 0;
     cdc_progress_method_t method;
     assert_int_equal(cdc_progress_estimate(db, ti, &total, &method, err, sizeof(err)), 0);
@@ -612,7 +567,7 @@ static void test_progress_small(void **state)
     tdb_t *t = tdb_open("wal");
     char err[512];
     tdb_exec(t->db, "CREATE TABLE s(id INTEGER PRIMARY KEY); INSERT INTO s VALUES (1), (5), (9);");
-    cdc_table_info_t *ti = load(t->db, "s");
+    cdc_table_info_t *ti = tdb_table_info(t->db, "s");
     int64_t total = 0;
     cdc_progress_method_t method;
     assert_int_equal(cdc_progress_estimate(t->db, ti, &total, &method, err, sizeof(err)), 0);
@@ -642,14 +597,11 @@ static void test_progress_small(void **state)
 
 int main(void)
 {
-    static char wal[] = "wal", rollback[] = "delete";
     cdc_log_set_level(CDC_LOG_ERROR);
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)wal), cmocka_unit_test_prestate(f, (void *)rollback)
     const struct CMUnitTest tests[] = {
-        BOTH(test_key_kinds),        BOTH(test_empty_and_null_keys),
-        BOTH(test_abort_and_resume), BOTH(test_concurrent_handoff),
-        BOTH(test_chunk_hold_100k),  cmocka_unit_test(test_progress_small),
+        TDB_BOTH(test_key_kinds),        TDB_BOTH(test_empty_and_null_keys),
+        TDB_BOTH(test_abort_and_resume), TDB_BOTH(test_concurrent_handoff),
+        TDB_BOTH(test_chunk_hold_100k),  cmocka_unit_test(test_progress_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

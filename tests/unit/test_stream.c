@@ -17,51 +17,6 @@
 #include <pthread.h>
 #include <time.h>
 
-static const char *const ALL[] = {"*"};
-
-static void install_all(sqlite3 *db)
-{
-    char err[1024] = "";
-    cdc_capture_spec_t spec = {.tables = ALL, .n_tables = 1};
-    cdc_capture_report_t *r = NULL;
-    cdc_capture_err_t e = cdc_capture_install(db, &spec, &r, err, sizeof(err));
-    if (e != CDC_CAPTURE_EOK)
-        fail_msg("install failed: %s: %s", cdc_capture_err2str(e), err);
-    cdc_capture_report_destroy(r);
-}
-
-static cdc_table_info_t *load(sqlite3 *db, const char *name)
-{
-    char err[512] = "";
-    cdc_table_info_t *ti = NULL;
-    if (cdc_table_info_load(db, name, NULL, &ti, err, sizeof(err)) != CDC_TABLE_INFO_OK)
-        fail_msg("table_info %s: %s", name, err);
-    return ti;
-}
-
-static void render(cdc_sqlbuf_t *b, const cdc_value_t *v)
-{
-    switch (v->type) {
-    case CDC_VAL_NULL:
-        cdc_sqlbuf_append(b, "NULL");
-        break;
-    case CDC_VAL_INTEGER:
-        cdc_sqlbuf_printf(b, "%lld", (long long)v->i);
-        break;
-    case CDC_VAL_REAL:
-        cdc_sqlbuf_printf(b, "%.17g", v->r);
-        break;
-    case CDC_VAL_TEXT:
-        cdc_sqlbuf_printf(b, "'%.*s'", (int)v->len, (const char *)v->p);
-        break;
-    case CDC_VAL_BLOB:
-        cdc_sqlbuf_append(b, "x");
-        for (size_t i = 0; i < v->len; i++)
-            cdc_sqlbuf_printf(b, "%02x", v->p[i]);
-        break;
-    }
-}
-
 /* What the callbacks saw: "<table#> <op> <key> [= <row>]\n" per change. */
 typedef struct seen_s {
     cdc_sqlbuf_t text;
@@ -93,14 +48,14 @@ static int see(void *opaque, const cdc_stream_change_t *c)
     cdc_sqlbuf_printf(&s->text, "%zu %c ", c->table, c->op);
     for (size_t k = 0; k < c->n_keys; k++) {
         cdc_sqlbuf_append(&s->text, k ? "," : "");
-        render(&s->text, &c->key[k]);
+        tdb_render_value(&s->text, &c->key[k], 0);
     }
     assert_true(c->op == 'd' ? (c->row == NULL && c->n_cols == 0) : c->row != NULL);
     if (c->row) {
         cdc_sqlbuf_append(&s->text, " =");
         for (size_t i = 0; i < c->n_cols; i++) {
             cdc_sqlbuf_append(&s->text, i ? "|" : " ");
-            render(&s->text, &c->row[i]);
+            tdb_render_value(&s->text, &c->row[i], 0);
         }
     }
     cdc_sqlbuf_append(&s->text, "\n");
@@ -131,10 +86,10 @@ static void fixture_open(fixture_t *f, const char *mode)
                        "CREATE TABLE nokey(v TEXT);"
                        "CREATE TABLE nc(name TEXT COLLATE NOCASE PRIMARY KEY, v);"
                        "CREATE TABLE nk(code TEXT PRIMARY KEY, v);");
-    install_all(f->t->db);
+    tdb_install_all(f->t->db, 0);
     static const char *const names[] = {"ip", "u", "comp", "nokey", "nc", "nk"};
     for (size_t i = 0; i < 6; i++)
-        f->ti[i] = load(f->t->db, names[i]);
+        f->ti[i] = tdb_table_info(f->t->db, names[i]);
     f->n = 6;
 }
 
@@ -391,15 +346,12 @@ static void test_wait(void **state)
 
 int main(void)
 {
-    static char wal[] = "wal", rollback[] = "delete";
     cdc_log_set_level(CDC_LOG_ERROR);
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)wal), cmocka_unit_test_prestate(f, (void *)rollback)
     const struct CMUnitTest tests[] = {
-        BOTH(test_coalesce_delete_keychange),
-        BOTH(test_typed_keys),
-        BOTH(test_limits_stale_abort),
-        BOTH(test_wait),
+        TDB_BOTH(test_coalesce_delete_keychange),
+        TDB_BOTH(test_typed_keys),
+        TDB_BOTH(test_limits_stale_abort),
+        TDB_BOTH(test_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

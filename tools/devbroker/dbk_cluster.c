@@ -1,6 +1,7 @@
 #include "dbk_cluster.h"
 
 #include "cdc_alloc.h"
+#include "cdc_cli.h"
 #include "cdc_log.h"
 
 #include <librdkafka/rdkafka.h>
@@ -85,7 +86,7 @@ static int parse_bootstraps(cdc_dbk_cluster_t *cl, char *errstr, size_t errstr_s
         if (++id > cl->broker_cnt || colon == NULL)
             goto bad;
         *colon = '\0';
-        if (cdc_dbk_parse_int(colon + 1, 1, 65535, &port) != 0)
+        if (cdc_cli_parse_long(colon + 1, 1, 65535, &port) != 0)
             goto bad;
         cl->addrs[id].sin_family = AF_INET;
         cl->addrs[id].sin_port = htons((uint16_t)port);

@@ -1,6 +1,7 @@
 #include "dbk_command.h"
 
 #include "cdc_alloc.h"
+#include "cdc_cli.h"
 #include "cdc_log.h"
 
 #include <stdio.h>
@@ -36,7 +37,7 @@ static int parse_broker(const cdc_dbk_cluster_t *cl, const char *word, int *id)
         *id = 0;
         return 0;
     }
-    if (cdc_dbk_parse_int(word, 1, cdc_dbk_cluster_broker_count(cl), &v) != 0)
+    if (cdc_cli_parse_long(word, 1, cdc_dbk_cluster_broker_count(cl), &v) != 0)
         return -1;
     *id = (int)v;
     return 0;
@@ -76,7 +77,7 @@ static char *cmd_rtt(cdc_dbk_cluster_t *cl, char **words, int n)
     if (parse_broker(cl, words[1], &id) != 0)
         return cdc_asprintf("error: no broker '%s' (brokers are 1..%d, or all)", words[1],
                             cdc_dbk_cluster_broker_count(cl));
-    if (cdc_dbk_parse_int(words[2], 0, MAX_RTT_MS, &ms) != 0)
+    if (cdc_cli_parse_long(words[2], 0, MAX_RTT_MS, &ms) != 0)
         return cdc_asprintf("error: rtt '%s' is not a number of milliseconds in 0..%d", words[2],
                             MAX_RTT_MS);
     if (cdc_dbk_cluster_set_rtt(cl, id, (int)ms, err, sizeof(err)) != 0)

@@ -6,6 +6,7 @@
  * socket accepts, so anything that sees the file can use all of them at once.
  */
 #include "cdc_alloc.h"
+#include "cdc_cli.h"
 #include "cdc_log.h"
 #include "dbk_cluster.h"
 #include "dbk_command.h"
@@ -107,14 +108,6 @@ static void usage(FILE *out)
         CDC_DBK_MAX_BROKERS);
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "cdc-devbroker: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'cdc-devbroker --help'.\n");
-    return EXIT_USAGE;
-}
-
 /* Returns -1 to continue, or the exit code. */
 static int parse_options(int argc, char **argv, options_t *o)
 {
@@ -141,12 +134,15 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->config = optarg;
             break;
         case 'b':
-            if (cdc_dbk_parse_int(optarg, 1, CDC_DBK_MAX_BROKERS, &o->brokers) != 0)
-                return usage_error("--brokers '%s': expected a number of brokers in 1..32", optarg);
+            if (cdc_cli_parse_long(optarg, 1, CDC_DBK_MAX_BROKERS, &o->brokers) != 0)
+                return cdc_cli_usage_error("cdc-devbroker",
+                                           "--brokers '%s': expected a number of brokers in 1..32",
+                                           optarg);
             break;
         case 'p':
-            if (cdc_dbk_parse_int(optarg, 1, CDC_DBK_MAX_PARTITIONS, &o->partitions) != 0)
-                return usage_error("--partitions '%s': expected a number in 1..1000", optarg);
+            if (cdc_cli_parse_long(optarg, 1, CDC_DBK_MAX_PARTITIONS, &o->partitions) != 0)
+                return cdc_cli_usage_error(
+                    "cdc-devbroker", "--partitions '%s': expected a number in 1..1000", optarg);
             break;
         case 't':
             o->topic_args =
@@ -154,8 +150,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->topic_args[o->n_topic_args++] = optarg;
             break;
         case 'P':
-            if (cdc_dbk_parse_int(optarg, 0, 65535, &o->port) != 0)
-                return usage_error("--port '%s': expected a TCP port in 0..65535", optarg);
+            if (cdc_cli_parse_long(optarg, 0, 65535, &o->port) != 0)
+                return cdc_cli_usage_error("cdc-devbroker",
+                                           "--port '%s': expected a TCP port in 0..65535", optarg);
             break;
         case 'f':
             o->bootstrap_file = optarg;
@@ -168,7 +165,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case OPT_LOG_LEVEL:
             if (cdc_log_level_parse(optarg, &level) != 0)
-                return usage_error("--log-level '%s': expected error, warn, info or debug", optarg);
+                return cdc_cli_usage_error("cdc-devbroker",
+                                           "--log-level '%s': expected error, warn, info or debug",
+                                           optarg);
             cdc_log_set_level(level);
             break;
         case 'h':
@@ -180,9 +179,10 @@ static int parse_options(int argc, char **argv, options_t *o)
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cdc_cli_usage_error("cdc-devbroker", "unexpected argument '%s'", argv[optind]);
     if (o->send != NULL && o->control == NULL)
-        return usage_error("%s", "--send needs --control PATH (the devbroker's socket)");
+        return cdc_cli_usage_error("cdc-devbroker", "%s",
+                                   "--send needs --control PATH (the devbroker's socket)");
     return -1;
 }
 

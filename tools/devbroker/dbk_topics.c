@@ -1,9 +1,9 @@
 #include "dbk_topics.h"
 
 #include "cdc_alloc.h"
+#include "cdc_cli.h"
 #include "cdc_config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +24,6 @@ static int topic_name_valid(const char *name)
             return 0;
     }
     return 1;
-}
-
-int cdc_dbk_parse_int(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    if (s == NULL || *s == '\0')
-        return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int cdc_dbk_topics_add(cdc_dbk_topics_t *topics, const char *name, int partitions,
@@ -93,7 +78,7 @@ int cdc_dbk_topics_add_arg(cdc_dbk_topics_t *topics, const char *arg, int defaul
         name = cdc_strdup(arg);
     } else {
         name = cdc_strndup(arg, (size_t)(colon - arg));
-        if (cdc_dbk_parse_int(colon + 1, 1, CDC_DBK_MAX_PARTITIONS, &parts) != 0) {
+        if (cdc_cli_parse_long(colon + 1, 1, CDC_DBK_MAX_PARTITIONS, &parts) != 0) {
             snprintf(errstr, errstr_size,
                      "--topic %s: partition count '%s' is not a number in 1..%d", arg, colon + 1,
                      CDC_DBK_MAX_PARTITIONS);

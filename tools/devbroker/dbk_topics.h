@@ -55,10 +55,4 @@ int cdc_dbk_topics_add_config(cdc_dbk_topics_t *topics, const char *path, char *
 /* Frees every entry; the struct itself may be reused afterwards (empty). */
 void cdc_dbk_topics_clear(cdc_dbk_topics_t *topics);
 
-/*
- * Parses a decimal integer in [min, max] with nothing after it; returns -1 on anything
- * else. Shared by the option parser and the control commands.
- */
-int cdc_dbk_parse_int(const char *s, long min, long max, long *out);
-
 #endif

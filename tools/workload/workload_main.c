@@ -8,6 +8,7 @@
  * in wl_stats.c.
  */
 #include "cdc_alloc.h"
+#include "cdc_cli.h"
 #include "cdc_config.h"
 #include "cdc_log.h"
 #include "wl_files.h"
@@ -137,38 +138,6 @@ static void usage(FILE *out)
             "            2 usage error (bad option, no file or table to write to).\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "cdc-workload: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'cdc-workload --help'.\n");
-    return EXIT_USAGE;
-}
-
-static int parse_double(const char *s, double min, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < min)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_ull(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    if (*s == '-' || *s == '\0')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_mix(const char *s, unsigned mix[4])
 {
     unsigned long long total = 0;
@@ -207,21 +176,25 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->config = optarg;
             break;
         case OPT_RATE:
-            if (parse_double(optarg, 0, &o->rate) != 0)
-                return usage_error("--rate '%s': expected a number >= 0", optarg);
+            if (cdc_cli_parse_double(optarg, 0, &o->rate) != 0)
+                return cdc_cli_usage_error("cdc-workload", "--rate '%s': expected a number >= 0",
+                                           optarg);
             break;
         case OPT_SECONDS:
-            if (parse_double(optarg, 0, &d) != 0 || d <= 0)
-                return usage_error("--seconds '%s': expected a number > 0", optarg);
+            if (cdc_cli_parse_double(optarg, 0, &d) != 0 || d <= 0)
+                return cdc_cli_usage_error("cdc-workload", "--seconds '%s': expected a number > 0",
+                                           optarg);
             o->seconds = d;
             break;
         case OPT_OPS:
-            if (parse_ull(optarg, (unsigned long long)INT64_MAX, &o->ops) != 0 || o->ops == 0)
-                return usage_error("--ops '%s': expected a positive integer", optarg);
+            if (cdc_cli_parse_ull(optarg, 1, (unsigned long long)INT64_MAX, &o->ops) != 0)
+                return cdc_cli_usage_error("cdc-workload",
+                                           "--ops '%s': expected a positive integer", optarg);
             break;
         case OPT_SEED:
-            if (parse_ull(optarg, (unsigned long long)INT64_MAX, &o->seed) != 0)
-                return usage_error("--seed '%s': expected an integer in 0..2^63-1", optarg);
+            if (cdc_cli_parse_ull(optarg, 0, (unsigned long long)INT64_MAX, &o->seed) != 0)
+                return cdc_cli_usage_error("cdc-workload",
+                                           "--seed '%s': expected an integer in 0..2^63-1", optarg);
             break;
         case OPT_FILES:
             o->files = optarg;
@@ -231,14 +204,17 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case OPT_MIX:
             if (parse_mix(optarg, o->mix) != 0)
-                return usage_error("--mix '%s': expected four non-negative weights I,U,D,K "
-                                   "(insert, update, delete, key change), not all 0",
-                                   optarg);
+                return cdc_cli_usage_error("cdc-workload",
+                                           "--mix '%s': expected four non-negative weights I,U,D,K "
+                                           "(insert, update, delete, key change), not all 0",
+                                           optarg);
             break;
         case OPT_BUSY: {
             unsigned long long ms;
-            if (parse_ull(optarg, 3600000, &ms) != 0)
-                return usage_error("--busy-timeout '%s': expected milliseconds 0..3600000", optarg);
+            if (cdc_cli_parse_ull(optarg, 0, 3600000, &ms) != 0)
+                return cdc_cli_usage_error("cdc-workload",
+                                           "--busy-timeout '%s': expected milliseconds 0..3600000",
+                                           optarg);
             o->busy_timeout_ms = (long)ms;
             break;
         }
@@ -247,7 +223,9 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case OPT_LOG_LEVEL:
             if (cdc_log_level_parse(optarg, &level) != 0)
-                return usage_error("--log-level '%s': expected error, warn, info or debug", optarg);
+                return cdc_cli_usage_error("cdc-workload",
+                                           "--log-level '%s': expected error, warn, info or debug",
+                                           optarg);
             cdc_log_set_level(level);
             break;
         case 'h':
@@ -259,9 +237,10 @@ static int parse_options(int argc, char **argv, options_t *o)
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cdc_cli_usage_error("cdc-workload", "unexpected argument '%s'", argv[optind]);
     if (!o->dir == !o->config)
-        return usage_error("%s", "give exactly one of --dir DIR and -c/--config FILE");
+        return cdc_cli_usage_error("cdc-workload", "%s",
+                                   "give exactly one of --dir DIR and -c/--config FILE");
     return -1;
 }
 
