@@ -137,6 +137,7 @@ static const field_t top_fields[] = {
     {"domains", FT_LIST, offsetof(cdc_config_t, domains), offsetof(cdc_config_t, n_domains),
      sizeof(cdc_domain_t), domain_fields, NULL, 1, 0, 0, "Domains: a topic and a target each."},
     {"validation", FT_SECTION, 0, 0, 0, validation_fields, NULL, 0, 0, 0, "The validation topic."},
+    {"producer", FT_SECTION, 0, 0, 0, producer_fields, NULL, 0, 0, 0, "Settings of cdc-producer."},
     {"checks", FT_LIST, offsetof(cdc_config_t, checks), offsetof(cdc_config_t, n_checks),
      sizeof(cdc_check_t), check_fields, NULL, 0, 0, 0,
      "Business invariants compared by the validator's audit and the cutover."},

@@ -116,6 +116,22 @@ static void test_keys_columns_and_checks(void **state)
     cdc_config_destroy(c);
 }
 
+static void test_producer_section(void **state)
+{
+    (void)state;
+    cdc_config_t *c = load_ok("domains: [{name: crm, target: t}]\nsources: []\n"
+                              "producer: {state_dir: /var/lib/cdc, heartbeat_ms: 250, "
+                              "snapshot_chunk_rows: 10}\n");
+    assert_string_equal(c->producer.state_dir, "/var/lib/cdc");
+    assert_int_equal(c->producer.heartbeat_ms, 250);
+    assert_int_equal(c->producer.snapshot_chunk_rows, 10);
+    assert_int_equal(c->producer.stream_batch_rows, 5000);
+    cdc_config_destroy(c);
+    const char *e = load_err("domains: [{name: crm, target: t}]\nsources: []\n"
+                             "producer: {heartbeat_ms: 1}\n");
+    assert_non_null(strstr(e, "`heartbeat_ms` must be an integer from 50"));
+}
+
 static void test_env_expansion(void **state)
 {
     (void)state;
@@ -256,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_example_config_loads),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_keys_columns_and_checks),
+        cmocka_unit_test(test_producer_section),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_errors_name_line_and_key),
         cmocka_unit_test(test_owned_kafka_properties_refused),
