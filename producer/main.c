@@ -1,0 +1,172 @@
+/*
+ * cdc-producer: command line of the producer (docs/producer.md). Parses options, loads
+ * the config, sets up logging and signals, and hands over to the runner.
+ */
+#include "cdc_alloc.h"
+#include "cdc_config.h"
+#include "cdc_log.h"
+#include "runner.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: cdc-producer -c CONFIG [--once] [--source NAME]... [--new-epoch SOURCE]\n"
+            "                    [--log-level L] [--log-format kv|json]\n"
+            "       cdc-producer -c CONFIG --uninstall [--source NAME]...\n"
+            "\n"
+            "Installs change capture in every source SQLite file of CONFIG, snapshots the\n"
+            "captured tables in key-ordered chunks, streams their changes as Avro records to\n"
+            "<prefix>.<domain>, and publishes heartbeats and snapshot end markers. A position is\n"
+            "acknowledged in the file (and the change log pruned) only after Kafka confirmed\n"
+            "every record up to it. Details: docs/producer.md.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE      pipeline config (required; keys in docs/config.md)\n"
+            "      --once             do the work that exists now (snapshots, then the stream\n"
+            "                         until a read finds nothing), flush, acknowledge, exit 0\n"
+            "  -s, --source NAME      only this source (repeatable; default: every source)\n"
+            "      --new-epoch SOURCE start a new capture epoch for SOURCE and re-snapshot it:\n"
+            "                         the way to accept a file that was replaced by an older\n"
+            "                         copy (restored from a backup), which is refused otherwise\n"
+            "      --uninstall        remove capture (every _cdc_ table and trigger, nothing\n"
+            "                         else) from the selected sources, then exit\n"
+            "      --log-level L      error, warn, info (default), debug\n"
+            "      --log-format F     kv (default) or json\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "Signals: SIGINT/SIGTERM stop reading, flush Kafka (at most 10 s), acknowledge\n"
+            "what was confirmed, exit 0.\n"
+            "\n"
+            "Exit codes:\n"
+            "  0  success (--once done, stopped by a signal, uninstall done)\n"
+            "  1  operational failure: a source file missing, unreadable, not a database or\n"
+            "     corrupt; a file behind the acknowledged position (older copy); Kafka\n"
+            "     unreachable at start, a topic missing or with another partition count; a\n"
+            "     fatal Kafka error (nothing more is acknowledged); a state file unreadable;\n"
+            "     another producer using the same producer.state_dir\n"
+            "  2  usage or config error: unknown option, config file invalid, a Kafka\n"
+            "     property the tool owns set in the config, a table named in tables: missing\n"
+            "     from its file, a virtual table to capture, a bad keys:/columns: entry,\n"
+            "     two tables whose Avro names collide, an unknown --source/--new-epoch name\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"source", required_argument, NULL, 's'},
+        {"new-epoch", required_argument, NULL, 'e'},
+        {"uninstall", no_argument, NULL, 'u'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    const char **only = cdc_calloc((size_t)argc + 1, sizeof *only);
+    cdc_runner_opts_t opts = {0};
+    cdc_config_t *conf = NULL;
+    int uninstall = 0, opt, code = 2;
+    char err[2048];
+
+    cdc_log_set_component("producer");
+    while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'o':
+            opts.once = 1;
+            break;
+        case 's':
+            only[opts.n_only++] = optarg;
+            break;
+        case 'e':
+            opts.new_epoch = optarg;
+            break;
+        case 'u':
+            uninstall = 1;
+            break;
+        case 'l': {
+            cdc_log_level_t lvl;
+            if (cdc_log_level_parse(optarg, &lvl) < 0) {
+                fprintf(stderr, "cdc-producer: --log-level %s: use error, warn, info or debug\n",
+                        optarg);
+                goto out;
+            }
+            cdc_log_set_level(lvl);
+            break;
+        }
+        case 'f': {
+            cdc_log_format_t fmt;
+            if (cdc_log_format_parse(optarg, &fmt) < 0) {
+                fprintf(stderr, "cdc-producer: --log-format %s: use kv or json\n", optarg);
+                goto out;
+            }
+            cdc_log_set_format(fmt);
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            code = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cdc-producer: unexpected argument %s (see --help)\n", argv[optind]);
+        goto out;
+    }
+    if (config_path == NULL) {
+        fprintf(stderr, "cdc-producer: -c CONFIG is required (see --help)\n");
+        goto out;
+    }
+    if (uninstall && (opts.once || opts.new_epoch)) {
+        fprintf(stderr, "cdc-producer: --uninstall goes with neither --once nor --new-epoch\n");
+        goto out;
+    }
+    conf = cdc_config_load(config_path, err, sizeof err);
+    if (conf == NULL) {
+        cdc_log_error("%s", err);
+        goto out;
+    }
+    if (cdc_config_check_kafka_props(&conf->kafka, "kafka", err, sizeof err) < 0 ||
+        cdc_config_check_kafka_props(&conf->kafka_producer, "kafka_producer", err, sizeof err) <
+            0) {
+        cdc_log_error("%s: %s", config_path, err);
+        goto out;
+    }
+    opts.only = only;
+    opts.stop = &g_stop;
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+    }
+    code = uninstall ? cdc_runner_uninstall(conf, &opts) : cdc_runner_run(conf, &opts);
+out:
+    cdc_config_destroy(conf);
+    free(only);
+    return code;
+}
