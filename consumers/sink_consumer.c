@@ -267,6 +267,7 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
             p->next = p->batch_end;
             drop_batch(p);
             commit_to_kafka(w, partition, p->next);
+            cdc_sink_outbox_after_commit(w->outbox, w->db); /* parity results, after commit */
             return 0;
         case CDC_SINK_FENCED:
             cdc_log_warn("%s [%d]: batch at offset %" PRId64 " fenced (another worker moved the "
@@ -377,6 +378,12 @@ static int setup(worker_t *w, char *errstr, size_t errstr_size)
     w->dlq = cdc_sink_dlq_new(w->conf, w->domain, errstr, errstr_size);
     if (!w->dlq)
         goto out;
+    w->outbox = cdc_sink_outbox_new(w->conf, w->domain, errstr, errstr_size);
+    if (!w->outbox)
+        goto out;
+    /* Parity results a crashed worker committed but did not publish (sink_outbox.h). */
+    if (cdc_sink_outbox_publish(w->outbox, w->db, err, sizeof(err)) < 0)
+        cdc_log_warn("parity outbox of domain %s not published yet (retried): %s", w->domain, err);
     kc = cdc_kafka_conf_new(w->conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
     if (!kc)
         goto out;
@@ -428,6 +435,7 @@ static void teardown(worker_t *w)
         free(w->parts[i].msgs);
     }
     free(w->parts);
+    cdc_sink_outbox_destroy(w->outbox);
     cdc_sink_dlq_destroy(w->dlq);
     cdc_sink_decoder_destroy(w->dec);
     cdc_sink_schemas_destroy(w->schemas);
@@ -454,6 +462,7 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
             cdc_sink_worker_handle_message(&w, m);
         ever_assigned |= w.assigned;
         flush_due(&w);
+        cdc_sink_outbox_tick(w.outbox, w.db);
         if (opts->once && once_done(&w)) {
             cdc_log_info("--once: every assigned partition of %s reached its end offset", w.topic);
             break;
@@ -476,6 +485,11 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
         snprintf(errstr, errstr_size, "%s", w.err);
         goto out;
     }
+    if (cdc_sink_outbox_pending(w.outbox) &&
+        cdc_sink_outbox_publish(w.outbox, w.db, errstr, errstr_size) < 0)
+        cdc_log_warn("parity outbox of domain %s left unpublished (the next worker publishes "
+                     "it at start): %s",
+                     domain, errstr);
     rc = 0;
 out:
     cdc_log_info("domain %s: %" PRIu64 " batches, %" PRIu64 " rows applied, %" PRIu64
@@ -485,6 +499,11 @@ out:
                  domain, w.batches, w.total.applied, w.total.superseded, w.total.deleted,
                  w.total.dead_letters, w.dlq ? cdc_sink_dlq_count(w.dlq) : 0, w.total.mismatches,
                  w.total.markers, w.total.heartbeats, w.total.fenced);
+    if (w.outbox)
+        cdc_log_info("domain %s: %" PRIu64 " parity results published in %" PRIu64
+                     " records to %s.validation",
+                     domain, cdc_sink_outbox_rows_sent(w.outbox),
+                     cdc_sink_outbox_records_sent(w.outbox), conf->topic_prefix);
     teardown(&w);
     return rc;
 }

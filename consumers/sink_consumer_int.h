@@ -16,6 +16,7 @@
 #include "sink_decode.h"
 #include "sink_dlq.h"
 #include "sink_schemas.h"
+#include "sink_outbox.h"
 
 #define KAFKA_TIMEOUT_MS 10000 /* metadata, watermarks, schema reloads, seeks */
 #define DLQ_TIMEOUT_MS   30000 /* one dead letter's delivery */
@@ -45,6 +46,7 @@ typedef struct worker_s {
     cdc_sink_schemas_t *schemas;
     cdc_sink_decoder_t *dec;
     cdc_sink_dlq_t *dlq;
+    cdc_sink_outbox_t *outbox; /* parity results -> <prefix>.validation (sink_outbox.h) */
     part_t *parts;
     int32_t nparts;
     int assigned; /* an assignment is in force (ASSIGN seen after the last REVOKE) */
