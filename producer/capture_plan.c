@@ -106,6 +106,8 @@ static int read_catalog(sqlite3 *db, capture_plan_t *plan, catalog_t *cat, char 
     rc = cdc_sqlite_prepare(db,
                             "SELECT name, tbl_name, sql FROM main.sqlite_master "
                             "WHERE type='trigger' AND name LIKE '\\_cdc\\_%' ESCAPE '\\' "
+                            /* cdc-ctl freeze's triggers are not capture's: keep them */
+                            "AND name NOT LIKE '\\_cdc\\_freeze\\_%' ESCAPE '\\' "
                             "ORDER BY name",
                             &st, errstr, errstr_size);
     if (rc != SQLITE_OK)
