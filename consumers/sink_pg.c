@@ -25,7 +25,14 @@ static int pin(PGconn *conn, char *errstr, size_t errstr_size)
 
     if (cdc_pgtext_pin_session(conn, errstr, errstr_size) != 0)
         return -1;
-    res = PQexec(conn, "SET client_min_messages = warning");
+    /* A worker paused inside a batch transaction (SIGSTOP, a stalled VM) holds the row
+     * lock on its partition's stored offset, and the worker that took the partition over
+     * would block on it until the first one resumes. PostgreSQL ends such a session after
+     * a minute of idleness, so the lock is released and the paused worker, once resumed,
+     * finds its connection gone (retriable) and is then fenced. The limit stays well above
+     * the longest wait inside a batch (one dead letter's delivery, 30 s). */
+    res = PQexec(conn, "SET client_min_messages = warning; "
+                       "SET idle_in_transaction_session_timeout = '60s'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_sink_pg_message(conn, res, errstr, errstr_size);
         PQclear(res);
