@@ -27,6 +27,7 @@ static void usage(FILE *out)
             "Usage: cdc-producer -c CONFIG [--once] [--source NAME]... [--new-epoch SOURCE]\n"
             "                    [--log-level L] [--log-format kv|json]\n"
             "       cdc-producer -c CONFIG --uninstall [--source NAME]...\n"
+            "       cdc-producer -c CONFIG --write-schemas DIR [--source NAME]...\n"
             "\n"
             "Installs change capture in every source SQLite file of CONFIG, snapshots the\n"
             "captured tables in key-ordered chunks, streams their changes as Avro records to\n"
@@ -44,6 +45,13 @@ static void usage(FILE *out)
             "                         copy (restored from a backup), which is refused otherwise\n"
             "      --uninstall        remove capture (every _cdc_ table and trigger, nothing\n"
             "                         else) from the selected sources, then exit\n"
+            "      --write-schemas DIR\n"
+            "                         write the schemas a run would publish to\n"
+            "                         <prefix>.schemas, then exit: DIR/<source>/<table>.key.avsc,\n"
+            "                         DIR/<source>/<table>.envelope.avsc, DIR/cdc.Control.avsc,\n"
+            "                         DIR/cdc.ControlKey.avsc; each the published JSON byte for\n"
+            "                         byte (no trailing newline). No Kafka; files are opened\n"
+            "                         read-only and capture is never installed\n"
             "      --log-level L      error, warn, info (default), debug\n"
             "      --log-format F     kv (default) or json\n"
             "  -h, --help             this text\n"
@@ -52,12 +60,13 @@ static void usage(FILE *out)
             "what was confirmed, exit 0.\n"
             "\n"
             "Exit codes:\n"
-            "  0  success (--once done, stopped by a signal, uninstall done)\n"
+            "  0  success (--once done, stopped by a signal, uninstall or schemas done)\n"
             "  1  operational failure: a source file missing, unreadable, not a database or\n"
             "     corrupt; a file behind the acknowledged position (older copy); Kafka\n"
             "     unreachable at start, a topic missing or with another partition count; a\n"
             "     fatal Kafka error (nothing more is acknowledged); a state file unreadable;\n"
-            "     another producer using the same producer.state_dir\n"
+            "     another producer using the same producer.state_dir; the DIR of\n"
+            "     --write-schemas not writable\n"
             "  2  usage or config error: unknown option, config file invalid, a Kafka\n"
             "     property the tool owns set in the config, a table named in tables: missing\n"
             "     from its file, a virtual table to capture, a bad keys:/columns: entry,\n"
@@ -72,12 +81,13 @@ int main(int argc, char **argv)
         {"source", required_argument, NULL, 's'},
         {"new-epoch", required_argument, NULL, 'e'},
         {"uninstall", no_argument, NULL, 'u'},
+        {"write-schemas", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
+    const char *config_path = NULL, *schemas_dir = NULL;
     const char **only = cdc_calloc((size_t)argc + 1, sizeof *only);
     cdc_runner_opts_t opts = {0};
     cdc_config_t *conf = NULL;
@@ -101,6 +111,9 @@ int main(int argc, char **argv)
             break;
         case 'u':
             uninstall = 1;
+            break;
+        case 'w':
+            schemas_dir = optarg;
             break;
         case 'l': {
             cdc_log_level_t lvl;
@@ -142,6 +155,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "cdc-producer: --uninstall goes with neither --once nor --new-epoch\n");
         goto out;
     }
+    if (schemas_dir && (uninstall || opts.once || opts.new_epoch)) {
+        fprintf(stderr, "cdc-producer: --write-schemas goes with none of --uninstall, --once, "
+                        "--new-epoch\n");
+        goto out;
+    }
     conf = cdc_config_load(config_path, err, sizeof err);
     if (conf == NULL) {
         cdc_log_error("%s", err);
@@ -164,7 +182,10 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
     }
-    code = uninstall ? cdc_runner_uninstall(conf, &opts) : cdc_runner_run(conf, &opts);
+    if (schemas_dir)
+        code = cdc_runner_write_schemas(conf, &opts, schemas_dir);
+    else
+        code = uninstall ? cdc_runner_uninstall(conf, &opts) : cdc_runner_run(conf, &opts);
 out:
     cdc_config_destroy(conf);
     free(only);

@@ -8,6 +8,7 @@
 #include "cdc_log.h"
 #include "producer_state.h"
 #include "publisher.h"
+#include "schema_files.h"
 #include "source.h"
 
 #include <stdio.h>
@@ -218,4 +219,30 @@ int cdc_runner_uninstall(const cdc_config_t *conf, const cdc_runner_opts_t *opts
         }
     }
     return code;
+}
+
+int cdc_runner_write_schemas(const cdc_config_t *conf, const cdc_runner_opts_t *opts,
+                             const char *dir)
+{
+    char err[2048];
+    size_t written = 0;
+    int code;
+
+    if ((code = check_names(conf, opts)) != 0)
+        return code;
+    for (size_t i = 0; i < conf->n_sources; i++) {
+        if (!selected(opts, conf->sources[i].name))
+            continue;
+        code = cdc_schema_files_write_source(&conf->sources[i], dir, &written, err, sizeof err);
+        if (code != 0) {
+            cdc_log_error("%s", err);
+            return code;
+        }
+    }
+    if (cdc_schema_files_write_control(dir, err, sizeof err) != 0) {
+        cdc_log_error("%s", err);
+        return 1;
+    }
+    cdc_log_info("wrote %zu table schema file(s) and the 2 control schemas under %s", written, dir);
+    return 0;
 }

@@ -35,4 +35,10 @@ int cdc_runner_run(const cdc_config_t *conf, const cdc_runner_opts_t *opts);
 /* --uninstall: removes capture from the selected sources. Same exit codes. */
 int cdc_runner_uninstall(const cdc_config_t *conf, const cdc_runner_opts_t *opts);
 
+/* --write-schemas DIR: writes the .avsc files of the selected sources and the control
+ * schemas under dir (schema_files.h), without Kafka and without installing capture.
+ * Returns 0, 1 (a file unreadable, DIR not writable) or 2 (a config problem), logged. */
+int cdc_runner_write_schemas(const cdc_config_t *conf, const cdc_runner_opts_t *opts,
+                             const char *dir);
+
 #endif

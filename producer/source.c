@@ -8,6 +8,7 @@
 #include "cdc_alloc.h"
 #include "cdc_log.h"
 #include "cdc_names.h"
+#include "schema_files.h"
 #include "sqlite_util.h"
 #include "stream.h"
 
@@ -96,54 +97,24 @@ static cdc_src_err_t ensure_schema(cdc_src_t *src, const char *json, uint64_t fp
     return CDC_SRC_EOPER;
 }
 
-static const cdc_strlist_t *config_keys(const cdc_source_t *cs, const char *table)
-{
-    for (size_t i = 0; i < cs->n_keys; i++)
-        if (sqlite3_stricmp(cs->keys[i].table, table) == 0)
-            return &cs->keys[i].columns;
-    return NULL;
-}
-
-/* Loads a table's description and builds its codec (rowid-keyed tables get one extra
- * column carrying the rowid, under the alias table_info chose so it never shadows a
- * real column), then publishes its key and envelope schemas. */
+/* Loads a table's description and builds its codec (cdc_schema_codec_new: what
+ * --write-schemas writes is what is sent), then publishes its key and envelope schemas. */
 static cdc_src_err_t build_table(cdc_src_t *src, const char *name, src_table_t *t, char *errstr,
                                  size_t errstr_size)
 {
-    cdc_column_t *cols = NULL;
-    size_t n;
     cdc_src_err_t rc = CDC_SRC_EOPER;
 
     memset(t, 0, sizeof *t);
-    if (cdc_table_info_load(src->db, name, config_keys(src->cs, name), &t->ti, errstr,
+    if (cdc_table_info_load(src->db, name, cdc_schema_config_keys(src->cs, name), &t->ti, errstr,
                             errstr_size) != CDC_TABLE_INFO_OK)
         goto out;
-    n = t->ti->n_columns;
     t->rowid_extra = t->ti->key_kind == CDC_KEY_ROWID;
-    cols = cdc_calloc(n + 1, sizeof *cols);
-    for (size_t i = 0; i < n; i++) {
-        cols[i] = t->ti->columns[i];
-        cols[i].pk_index = 0;
-    }
-    for (size_t k = 0; k < t->ti->n_keys; k++) {
-        int c = t->ti->key_columns[k];
-        if (c >= 0) {
-            cols[c].pk_index = (int)k + 1;
-        } else {
-            cols[n].name = (char *)(t->ti->rowid_alias ? t->ti->rowid_alias : "rowid");
-            cols[n].decl_type = (char *)"INTEGER";
-            cols[n].not_null = 1;
-            cols[n].pk_index = (int)k + 1;
-        }
-    }
-    t->n_cols = n + (size_t)t->rowid_extra;
-    t->vals = cdc_calloc(t->n_cols + 1, sizeof *t->vals);
-    t->codec = cdc_table_codec_new(src->cs->name, t->ti->name, cols, t->n_cols, &src->cs->columns,
-                                   errstr, errstr_size);
+    t->codec = cdc_schema_codec_new(src->cs, t->ti, &t->n_cols, errstr, errstr_size);
     if (t->codec == NULL) {
         rc = CDC_SRC_ECONFIG;
         goto out;
     }
+    t->vals = cdc_calloc(t->n_cols + 1, sizeof *t->vals);
     if (t->ti->warning)
         cdc_log_warn("source %s: %s", src->cs->name, t->ti->warning);
     rc = ensure_schema(src, cdc_table_codec_key_schema(t->codec),
@@ -152,7 +123,6 @@ static cdc_src_err_t build_table(cdc_src_t *src, const char *name, src_table_t *
         rc = ensure_schema(src, cdc_table_codec_envelope_schema(t->codec),
                            cdc_table_codec_envelope_fingerprint(t->codec), errstr, errstr_size);
 out:
-    free(cols);
     if (rc != CDC_SRC_OK) {
         if (rc == CDC_SRC_EOPER && t->ti == NULL) {
             char tmp[1024];
