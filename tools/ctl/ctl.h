@@ -1,0 +1,142 @@
+/*
+ * ctl: the pieces the cdc-ctl subcommands share (internal to tools/ctl).
+ *
+ * Every subcommand is `int ctl_<name>_main(int argc, char **argv)` with argv[0] the
+ * subcommand's name; it parses its own options (getopt_long, --help of its own) and returns
+ * the exit code: 0 success, 1 operational failure, 2 usage or config error (CDC_CLI_EXIT_USAGE).
+ * Data (tables, positions, offsets) goes to stdout, diagnostics and progress to stderr.
+ */
+#ifndef CDC_CTL_H
+#define CDC_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <sqlite3.h>
+
+#include "cdc_cli.h"
+#include "cdc_config.h"
+
+#define CTL_EXIT_OK          0
+#define CTL_EXIT_OPERATIONAL 1
+#define CTL_EXIT_USAGE       CDC_CLI_EXIT_USAGE
+
+/* Long option ids shared by every subcommand (getopt_long values above any short option). */
+enum {
+    CTL_OPT_LOG_LEVEL = 1000,
+    CTL_OPT_LOG_FORMAT,
+    CTL_OPT_FIRST_OWN, /* subcommands number their own long options from here */
+};
+
+/* The text of the options every subcommand takes, for its --help. */
+extern const char ctl_common_help[];
+
+/*
+ * Handles an option every subcommand shares (-c is kept in *config_path, --log-level,
+ * --log-format). Returns 1 when c was one of them and valid, 0 when c is not a common
+ * option, or a usage error's exit code (2) with the message printed.
+ */
+int ctl_common_option(const char *prog, int c, const char *arg, const char **config_path);
+
+/* Prints the usage error of getopt's ':' / '?' results; returns 2. */
+int ctl_getopt_error(const char *prog, int c, char **argv);
+
+/*
+ * Loads the config at path (NULL: "-c/--config is required"). Returns the config (caller
+ * frees with cdc_config_destroy) or NULL with the message printed (exit 2).
+ */
+cdc_config_t *ctl_load_config(const char *prog, const char *path);
+
+/* The domain named name, or NULL with a message listing the config's domains. */
+const cdc_domain_t *ctl_domain(const char *prog, const cdc_config_t *conf, const char *name);
+
+/* A connection to domain's target (pinned session, quiet notices), or NULL with libpq's
+ * message printed. Caller frees with PQfinish. */
+PGconn *ctl_pg_connect(const char *prog, const cdc_config_t *conf, const cdc_domain_t *d);
+
+/*
+ * A librdkafka handle for metadata, watermarks and admin requests (a producer handle: it
+ * joins no group). Returns NULL with the reason in errstr. Caller frees with
+ * rd_kafka_destroy.
+ */
+rd_kafka_t *ctl_kafka_admin(const cdc_config_t *conf, char *errstr, size_t errstr_size);
+
+/* "<prefix>.<domain>"; caller frees. */
+char *ctl_domain_topic(const cdc_config_t *conf, const char *domain);
+
+/*
+ * Opens a source file read-write (never creating it) with a 1 s busy timeout, like an
+ * application. Returns NULL with a message naming the source and file in errstr.
+ */
+sqlite3 *ctl_sqlite_open(const cdc_source_t *src, char *errstr, size_t errstr_size);
+
+/* Monotonic milliseconds. */
+int64_t ctl_now_ms(void);
+
+/* Subcommands. */
+int ctl_topics_main(int argc, char **argv);
+int ctl_freeze_main(int argc, char **argv); /* argv[0] "freeze" or "unfreeze" */
+int ctl_replay_main(int argc, char **argv);
+int ctl_dlq_main(int argc, char **argv);
+
+#endif
+
+/* ---- Kafka offsets (ctl_offsets.c) ------------------------------------------------- */
+
+/* A consumer that joins no group (assign only, never commits) to read single messages. */
+typedef struct ctl_reader_s ctl_reader_t;
+
+/* Returns NULL with the reason in errstr. Caller frees with ctl_reader_destroy(). */
+ctl_reader_t *ctl_reader_new(const cdc_config_t *conf, char *errstr, size_t errstr_size);
+void ctl_reader_destroy(ctl_reader_t *r);
+
+/* Low and high watermarks of a partition; 0 or -1 with the reason in errstr. */
+int ctl_watermarks(ctl_reader_t *r, const char *topic, int32_t partition, int64_t *lo, int64_t *hi,
+                   char *errstr, size_t errstr_size);
+
+/*
+ * Reads the first message at or after offset and before end: its offset and timestamp (ms).
+ * Returns 0, 1 when there is none before end, -1 with the reason in errstr.
+ */
+int ctl_reader_at(ctl_reader_t *r, const char *topic, int32_t partition, int64_t offset,
+                  int64_t end, int64_t *msg_offset, int64_t *ts_ms, char *errstr,
+                  size_t errstr_size);
+
+/* Like ctl_reader_at, returning the message itself (caller frees with
+ * rd_kafka_message_destroy). */
+int ctl_reader_message(ctl_reader_t *r, const char *topic, int32_t partition, int64_t offset,
+                       int64_t end, rd_kafka_message_t **out, char *errstr, size_t errstr_size);
+
+/*
+ * The first offset in [lo, hi) whose record timestamp is >= t_ms (hi when none): the
+ * broker's offsets-for-times (ListOffsets) first; where that is unsupported or answers -1
+ * (the devbroker), a binary search reading single records' timestamps, which assumes
+ * timestamps do not decrease along the partition (one producer's CreateTime). *searched
+ * says which way was used. Returns 0 or -1 with the reason in errstr.
+ */
+int ctl_offset_for_time(ctl_reader_t *r, const char *topic, int32_t partition, int64_t lo,
+                        int64_t hi, int64_t t_ms, int64_t *out, int *searched, char *errstr,
+                        size_t errstr_size);
+
+/* ---- dead letters (ctl_dlq.c, ctl_redrive.c) ---------------------------------------- */
+
+/*
+ * Copies the producer's dead letters (stage "producer" on <prefix>.<domain>.dlq, which
+ * only the DLQ topic carries) into the target's _cdc_dead_letters, once each (origin =
+ * the DLQ record's topic, partition, offset), then marks resolved every open dead letter
+ * whose key a newer position has been applied to (parity outbox or tombstone). Returns the
+ * number of dead letters imported, or -1 with the reason in errstr.
+ */
+long ctl_dlq_sync(const cdc_config_t *conf, const char *domain, PGconn *conn, char *errstr,
+                  size_t errstr_size);
+
+/*
+ * Re-drives dead letter id: re-reads its key's current row at the source by logging a
+ * change-log entry for the key in the source file (the producer then sends the current
+ * row image, or a delete when the row is gone). Prints what it did on stdout. Returns 0,
+ * or -1 with the reason in errstr.
+ */
+int ctl_redrive(const cdc_config_t *conf, const char *domain, PGconn *conn, long id, char *errstr,
+                size_t errstr_size);
