@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "audit_int.h"
+#include "cdc_convert.h"
 #include "cdc_alloc.h"
 
 static int bytes_cmp(const cdc_mapped_t *a, const cdc_mapped_t *b)
@@ -107,6 +108,13 @@ void audit_key_pgtext(const audit_table_t *t, size_t k, const cdc_mapped_t *vals
     case CDC_COL_BLOB:
         cdc_buf_put_str(out, "\\x");
         put_hex(out, v->p, v->len);
+        break;
+    case CDC_COL_TIMESTAMP: /* µs since the epoch: PostgreSQL wants timestamptz text */
+        cdc_convert_format_timestamp(v->l, out);
+        cdc_buf_put_str(out, "+00");
+        break;
+    case CDC_COL_DATE: /* days since the epoch: PostgreSQL wants date text */
+        cdc_convert_format_date(v->l, out);
         break;
     default:
         cdc_buf_printf(out, "%" PRId64, v->l);

@@ -23,6 +23,7 @@
  * published. Bigger files rely on SQLITE_CORRUPT surfacing in the reads. */
 #define QUICK_CHECK_MAX_BYTES (16 * 1024 * 1024)
 #define FLUSH_INTERVAL_MS     100.0
+#define ACK_TRY_LOCK_MS       50 /* how long a loop acknowledgement waits for the lock */
 
 /* Opens the file read-write without ever creating it, and checks it is a readable
  * database. */
@@ -462,11 +463,18 @@ cdc_src_err_t cdc_src_flush(cdc_src_t *src, int force, char *errstr, size_t errs
     if (src->ack_pending > src->state->acked.seq) {
         cdc_position_t pos = {src->epoch, src->ack_pending};
         cdc_position_ack_t res = {0};
-        cdc_capture_err_t e = cdc_position_acknowledge(
-            src->db, &pos, 0, src->conf->producer.lock_timeout_ms, &res, msg, sizeof msg);
+        /* In the loop an acknowledgement only tries briefly for the write lock and is
+         * postponed to the next flush otherwise: an application holding the lock for
+         * seconds must not stop streaming and heartbeats. At shutdown (force) it waits the
+         * configured lock timeout, to leave as little as possible to re-send. */
+        int timeout = src->conf->producer.lock_timeout_ms;
+        if (!force && timeout > ACK_TRY_LOCK_MS)
+            timeout = ACK_TRY_LOCK_MS;
+        cdc_capture_err_t e =
+            cdc_position_acknowledge(src->db, &pos, 0, timeout, &res, msg, sizeof msg);
         if (e == CDC_CAPTURE_EBUSY) {
-            cdc_log_warn("source %s: acknowledge %lld:%lld postponed: %s", src->cs->name,
-                         (long long)pos.epoch, (long long)pos.seq, msg);
+            cdc_log_debug("source %s: acknowledge %lld:%lld postponed: %s", src->cs->name,
+                          (long long)pos.epoch, (long long)pos.seq, msg);
         } else if (e != CDC_CAPTURE_EOK) {
             snprintf(errstr, errstr_size, "source %s: acknowledge %lld:%lld: %s", src->cs->name,
                      (long long)pos.epoch, (long long)pos.seq, msg);
