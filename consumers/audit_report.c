@@ -154,8 +154,8 @@ static json_t *table_json(const audit_tres_t *t, json_t *resnap)
                         json_pack("{s:I, s:I, s:I}", "epoch", (json_int_t)t->pos_last.epoch,
                                   "first", (json_int_t)t->pos_first.h, "last",
                                   (json_int_t)t->pos_last.h));
-    json_object_set_new(o, "source", side_json(t, &t->s));
-    json_object_set_new(o, "target", side_json(t, &t->g));
+    json_object_set_new(o, "source_stats", side_json(t, &t->s));
+    json_object_set_new(o, "target_stats", side_json(t, &t->g));
     json_object_set_new(o, "missing", json_integer((json_int_t)t->missing));
     json_object_set_new(o, "extra", json_integer((json_int_t)t->extra));
     json_object_set_new(o, "different", json_integer((json_int_t)t->different));

@@ -25,6 +25,7 @@ void cdc_sink_worker_fail(worker_t *w, const char *fmt, ...)
     if (w->failed)
         return; /* keep the first cause */
     w->failed = 1;
+    cdc_sink_metrics_error(w->metrics, CDC_SINK_METRICS_FATAL);
     va_start(ap, fmt);
     vsnprintf(w->err, sizeof(w->err), fmt, ap);
     va_end(ap);
@@ -100,6 +101,7 @@ static int claim(worker_t *w, int32_t partition, int64_t *next)
         }
         if (stopping(w))
             return -1;
+        cdc_sink_metrics_error(w->metrics, CDC_SINK_METRICS_RETRIABLE);
         cdc_log_warn("%s [%d]: reading the stored offset (retrying in %d ms): %s", w->topic,
                      (int)partition, backoff, err);
         sleep_ms(backoff);
@@ -196,6 +198,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     worker_t *w = opaque;
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        cdc_sink_metrics_rebalance(w->metrics);
         on_assign(w, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         cdc_log_info("%d partition(s) of %s revoked", parts->cnt, w->topic);
@@ -253,6 +256,7 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
     char err[1024];
     int backoff = BACKOFF_FIRST_MS;
     int64_t first = p->next;
+    double started = cdc_sink_metrics_clock();
 
     for (int attempt = 1;; attempt++) {
         cdc_sink_status_t st =
@@ -263,6 +267,7 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
             cdc_log_debug("%s [%d] offsets %" PRId64 "..%" PRId64 " applied: %zu entries", w->topic,
                           (int)partition, first, p->batch_end, cdc_sink_batch_count(p->batch));
             add_stats(&w->total, &stats);
+            cdc_sink_metrics_batch(w->metrics, &stats, cdc_sink_metrics_clock() - started);
             w->batches++;
             p->next = p->batch_end;
             drop_batch(p);
@@ -274,6 +279,7 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
                          "stored offset); dropping it and re-reading the stored offset",
                          w->topic, (int)partition, first);
             w->total.fenced++;
+            cdc_sink_metrics_fenced(w->metrics);
             drop_batch(p);
             if (claim(w, partition, &p->next) < 0)
                 return -1;
@@ -287,6 +293,7 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
                                  (int)partition, first, err);
             return -1;
         case CDC_SINK_RETRIABLE:
+            cdc_sink_metrics_error(w->metrics, CDC_SINK_METRICS_RETRIABLE);
             break;
         }
         if ((max_attempts > 0 && attempt >= max_attempts) || (max_attempts == 0 && stopping(w))) {
@@ -454,6 +461,7 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
     w.conf = conf;
     w.domain = domain;
     w.opts = opts;
+    w.metrics = cdc_sink_metrics_new(opts->metrics, conf, domain);
     if (setup(&w, errstr, errstr_size) < 0)
         goto out;
     while (!w.failed && !stopping(&w)) {
@@ -463,6 +471,7 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
         ever_assigned |= w.assigned;
         flush_due(&w);
         cdc_sink_outbox_tick(w.outbox, w.db);
+        cdc_sink_metrics_tick(w.metrics, &w);
         if (opts->once && once_done(&w)) {
             cdc_log_info("--once: every assigned partition of %s reached its end offset", w.topic);
             break;
@@ -505,5 +514,6 @@ out:
                      domain, cdc_sink_outbox_rows_sent(w.outbox),
                      cdc_sink_outbox_records_sent(w.outbox), conf->topic_prefix);
     teardown(&w);
+    cdc_sink_metrics_destroy(w.metrics);
     return rc;
 }

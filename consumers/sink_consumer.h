@@ -44,6 +44,7 @@
 #include <signal.h>
 
 #include "cdc_config.h"
+#include "cdc_metrics.h"
 
 typedef struct cdc_sink_run_opts_s {
     int once;                          /* exit 0 at the end offsets observed at assignment */
@@ -51,6 +52,7 @@ typedef struct cdc_sink_run_opts_s {
     int batch_ms;                      /* age of a partition batch before it is applied (200) */
     int assign_timeout_ms;             /* --once: wait for the first assignment (30000) */
     const volatile sig_atomic_t *stop; /* raised by SIGINT/SIGTERM; may be NULL */
+    cdc_metrics_t *metrics;            /* --metrics-port registry (borrowed), or NULL */
 } cdc_sink_run_opts_t;
 
 /*

@@ -15,6 +15,7 @@
 #include "sink_consumer.h"
 #include "sink_decode.h"
 #include "sink_dlq.h"
+#include "sink_metrics.h"
 #include "sink_schemas.h"
 #include "sink_outbox.h"
 
@@ -56,6 +57,7 @@ typedef struct worker_s {
     const cdc_sink_table_t *last_table;
     cdc_sink_stats_t total;
     uint64_t batches;
+    cdc_sink_metrics_t *metrics; /* NULL: metrics off (sink_metrics.h) */
 } worker_t;
 
 static inline int64_t now_ms(void)

@@ -162,9 +162,13 @@ static void decode_row_key(cdc_sink_decoder_t *d, const cdc_sink_schema_t *sc,
     size_t body = 0;
     cdc_avro_str_t ksrc, ktbl;
 
-    if (!key || cdc_framing_detect(key, key_len, NULL, NULL, &body) != CDC_FRAMING_SINGLE_OBJECT) {
-        dead(out, "%s.%s: the record key is %s, expected a single-object framed key record",
-             sc->source, sc->table, key ? "not single-object framed" : "missing");
+    /* Either framing: the body is the canonical key whatever the header (a topic switching
+     * to the registry keeps its partitions), and it is decoded with the envelope's columns. */
+    if (!key || cdc_framing_detect(key, key_len, NULL, NULL, &body) == CDC_FRAMING_GARBAGE) {
+        dead(out,
+             "%s.%s: the record key is %s, expected a single-object or Confluent framed key "
+             "record",
+             sc->source, sc->table, key ? "neither single-object nor Confluent framed" : "missing");
         return;
     }
     out->row.key = key + body;
@@ -267,7 +271,8 @@ void cdc_sink_decode(cdc_sink_decoder_t *d, const void *key, size_t key_len, con
         dead(out, "the record has no value");
         return;
     }
-    switch (cdc_framing_detect(v, value_len, &fp, &id, &body)) {
+    cdc_framing_kind_t framing = cdc_framing_detect(v, value_len, &fp, &id, &body);
+    switch (framing) {
     case CDC_FRAMING_GARBAGE:
         dead(out,
              "the value (%zu bytes, first bytes %02x %02x) is neither Avro single-object nor "
@@ -275,23 +280,34 @@ void cdc_sink_decode(cdc_sink_decoder_t *d, const void *key, size_t key_len, con
              value_len, v[0], value_len > 1 ? v[1] : 0);
         return;
     case CDC_FRAMING_CONFLUENT:
-        dead(out,
-             "the value is Confluent framed (schema id %" PRIu32 "); this sink reads schemas from "
-             "the schemas topic only, not from a schema registry",
-             id);
-        return;
     case CDC_FRAMING_SINGLE_OBJECT:
         break;
     }
-    int found =
-        cdc_sink_schemas_lookup(d->schemas, fp, schema_timeout_ms, &sc, errstr, errstr_size);
-    if (found < 0) {
-        out->kind = CDC_SINK_REC_RETRY;
-        return;
-    }
-    if (found == 0) {
-        dead(out, "unknown schema fingerprint %016" PRIx64 " (not on the schemas topic)", fp);
-        return;
+    int found;
+    if (framing == CDC_FRAMING_CONFLUENT) {
+        /* Confluent: the schema is the registry's under that id. */
+        char why[sizeof(out->dead.reason)];
+        found = cdc_sink_schemas_lookup_id(d->schemas, id, &sc, why, sizeof(why));
+        if (found < 0) {
+            snprintf(errstr, errstr_size, "%s", why);
+            out->kind = CDC_SINK_REC_RETRY;
+            return;
+        }
+        if (found == 0) {
+            dead(out, "%s", why);
+            return;
+        }
+    } else {
+        found =
+            cdc_sink_schemas_lookup(d->schemas, fp, schema_timeout_ms, &sc, errstr, errstr_size);
+        if (found < 0) {
+            out->kind = CDC_SINK_REC_RETRY;
+            return;
+        }
+        if (found == 0) {
+            dead(out, "unknown schema fingerprint %016" PRIx64 " (not on the schemas topic)", fp);
+            return;
+        }
     }
     switch (sc->kind) {
     case CDC_SINK_SCHEMA_ENVELOPE:

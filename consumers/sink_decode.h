@@ -3,17 +3,19 @@
  * (sink_apply.h: cdc_sink_batch_add_row / _marker / _heartbeat / _dead_letter).
  *
  * Steps (DESIGN.md "Records", invariant 7):
- *   1. framing of the value (cdc_framing_detect): single-object -> its fingerprint; a
- *      Confluent id needs the schema registry, which this sink does not read yet (the
- *      registry issue), so such a record is a dead letter saying so; anything else is
- *      garbage -> dead letter;
- *   2. the fingerprint's schema from the cache of <prefix>.schemas (sink_schemas.h),
- *      re-read once when unknown; still unknown -> dead letter;
+ *   1. framing of the value (cdc_framing_detect): single-object -> its fingerprint;
+ *      Confluent -> its schema id, whose schema comes from the schema registry
+ *      (cdc_sink_schemas_lookup_id; registry unreachable -> RETRY; no registry configured or
+ *      an unknown id -> dead letter); anything else is garbage -> dead letter. Each record
+ *      is recognised by its own first bytes, so a topic may carry both framings;
+ *   2. (single-object) the fingerprint's schema from the cache of <prefix>.schemas
+ *      (sink_schemas.h), re-read once when unknown; still unknown -> dead letter;
  *   3. control schema -> heartbeat or snapshot end marker (cdc_avro_decode_control);
  *      envelope schema -> cdc_avro_decode_envelope with the schema's columns, and the key:
- *      its framing stripped gives the CANONICAL KEY BYTES (invariant 4), decoded with the
- *      same columns (cdc_avro_decode_key) and checked against the envelope's source and
- *      table; any other schema, malformed bytes, a key that does not decode -> dead letter.
+ *      its framing (either kind) stripped gives the CANONICAL KEY BYTES (invariant 4),
+ *      decoded with the same columns (cdc_avro_decode_key) and checked against the
+ *      envelope's source and table; any other schema, malformed bytes, a key that does
+ *      not decode -> dead letter.
  *
  * Decoding allocates nothing per record: decoded strings and values point into the
  * message (borrowed) or into the decoder's reusable arrays, valid until the next call.

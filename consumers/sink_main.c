@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc_cli.h"
 #include "cdc_config.h"
 #include "cdc_log.h"
+#include "cdc_metrics.h"
 #include "sink_consumer.h"
 
 #define EXIT_OPERATIONAL 1
@@ -46,6 +48,14 @@ static void usage(FILE *out)
           "      --batch-rows N     records per partition batch, 1..1000000 (default 5000)\n"
           "      --batch-ms MS      a partition batch is applied when it is MS ms old,\n"
           "                         1..600000 (default 200)\n"
+          "      --metrics-port PORT\n"
+          "                         serve Prometheus metrics on http://ADDR:PORT/metrics (rows\n"
+          "                         applied, batch duration, lag per partition, dead letters,\n"
+          "                         rebalances, fenced batches, errors; docs/operate.md\n"
+          "                         \"Metrics\"); 0 or absent: off\n"
+          "      --metrics-address ADDR\n"
+          "                         address the metrics server binds (default\n"
+          "                         $CDC_METRICS_ADDRESS, else 127.0.0.1; 0.0.0.0 in containers)\n"
           "      --log-level L      error, warn, info (default) or debug\n"
           "      --log-format F     kv (default) or json\n"
           "  -h, --help             this text\n"
@@ -59,7 +69,8 @@ static void usage(FILE *out)
           "Exit codes:\n"
           "  0  stopped by SIGINT/SIGTERM, or --once finished\n"
           "  1  operational failure (gap, PostgreSQL or Kafka unusable, schema or target table\n"
-          "     conflict, domain cut over, no assignment within 30 s with --once)\n"
+          "     conflict, domain cut over, no assignment within 30 s with --once, the\n"
+          "     metrics port in use)\n"
           "  2  usage or config error (bad option, unreadable config, unknown domain)\n",
           out);
 }
@@ -80,7 +91,15 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ONCE = 256, OPT_BATCH_ROWS, OPT_BATCH_MS, OPT_LOG_LEVEL, OPT_LOG_FORMAT };
+    enum {
+        OPT_ONCE = 256,
+        OPT_BATCH_ROWS,
+        OPT_BATCH_MS,
+        OPT_LOG_LEVEL,
+        OPT_LOG_FORMAT,
+        OPT_METRICS_PORT,
+        OPT_METRICS_ADDRESS
+    };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"domain", required_argument, NULL, 'd'},
@@ -89,16 +108,21 @@ int main(int argc, char **argv)
         {"batch-ms", required_argument, NULL, OPT_BATCH_MS},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+        {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cdc_sink_run_opts_t opts = {0, 5000, 200, 30000, &stop_flag};
+    cdc_sink_run_opts_t opts = {0, 5000, 200, 30000, &stop_flag, NULL};
     const char *config_path = NULL, *domain = NULL;
     cdc_config_t *conf = NULL;
     cdc_log_level_t level;
     cdc_log_format_t format;
     char errstr[2048];
     int c, rc = EXIT_USAGE;
+    long metrics_port = 0;
+    const char *metrics_addr = getenv("CDC_METRICS_ADDRESS");
+    cdc_metrics_server_t *metrics_srv = NULL;
 
     cdc_log_set_component("sink");
     opterr = 0;
@@ -135,6 +159,16 @@ int main(int argc, char **argv)
                 goto out;
             }
             cdc_log_set_format(format);
+            break;
+        case OPT_METRICS_PORT:
+            if (cdc_cli_parse_long(optarg, 0, 65535, &metrics_port) != 0) {
+                fprintf(stderr, "cdc-sink: --metrics-port: \"%s\" is not a port 0..65535\n",
+                        optarg);
+                goto out;
+            }
+            break;
+        case OPT_METRICS_ADDRESS:
+            metrics_addr = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -179,10 +213,22 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (metrics_port > 0) {
+        opts.metrics = cdc_metrics_new();
+        metrics_srv = cdc_metrics_serve(opts.metrics, metrics_addr, (int)metrics_port, errstr,
+                                        sizeof(errstr));
+        if (!metrics_srv) {
+            cdc_log_error("%s", errstr);
+            rc = EXIT_OPERATIONAL;
+            goto out;
+        }
+    }
     rc = cdc_sink_run(conf, domain, &opts, errstr, sizeof(errstr)) == 0 ? 0 : EXIT_OPERATIONAL;
     if (rc != 0)
         cdc_log_error("%s", errstr);
 out:
+    cdc_metrics_server_stop(metrics_srv);
+    cdc_metrics_destroy(opts.metrics);
     cdc_config_destroy(conf);
     return rc;
 }

@@ -14,6 +14,12 @@
 #include "cdc_avro_schema.h"
 #include "cdc_kafka.h"
 #include "cdc_log.h"
+#include "cdc_registry.h"
+
+typedef struct id_entry_s {
+    uint32_t id;
+    cdc_sink_schema_t *sc; /* owned */
+} id_entry_t;
 
 struct cdc_sink_schemas_s {
     rd_kafka_t *rk;
@@ -21,6 +27,11 @@ struct cdc_sink_schemas_s {
     int assigned;
     int64_t next; /* offset after the last record read; -1 before the first load */
     uint64_t control_fp, control_key_fp;
+    /* Confluent framing: schema id -> its own parsed schema, fetched from the registry. */
+    cdc_registry_t *registry; /* NULL without schema_registry.url */
+    char *conf_path;
+    id_entry_t *by_id;
+    size_t id_cap, id_count;
     /* Open addressing on the fingerprint; cap is a power of two, at most half full. */
     cdc_sink_schema_t **slots;
     size_t cap, count;
@@ -177,30 +188,111 @@ out:
     return rc;
 }
 
+/* A parsed and classified schema of text json (its fingerprint computed), or NULL with the
+ * reason in errstr. */
+static cdc_sink_schema_t *schema_build(cdc_sink_schemas_t *s, const char *json, size_t len,
+                                       char *errstr, size_t errstr_size)
+{
+    uint64_t fp;
+    cdc_sink_schema_t *sc = NULL;
+
+    if (cdc_avro_fingerprint(json, len, &fp, errstr, errstr_size) < 0)
+        return NULL;
+    sc = cdc_calloc(1, sizeof(*sc));
+    sc->fingerprint = fp;
+    sc->json = cdc_strndup(json, len);
+    if (classify(s, sc, errstr, errstr_size) < 0) {
+        schema_free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
 int cdc_sink_schemas_add(cdc_sink_schemas_t *s, const char *json, size_t len, char *errstr,
                          size_t errstr_size)
 {
     uint64_t fp;
     cdc_sink_schema_t *sc = NULL;
-    int rc = -1;
 
     if (cdc_avro_fingerprint(json, len, &fp, errstr, errstr_size) < 0)
-        goto out;
-    if (cdc_sink_schemas_get(s, fp)) {
-        rc = (int)cdc_sink_schemas_get(s, fp)->kind;
-        goto out;
-    }
-    sc = cdc_calloc(1, sizeof(*sc));
-    sc->fingerprint = fp;
-    sc->json = cdc_strndup(json, len);
-    if (classify(s, sc, errstr, errstr_size) < 0)
-        goto out;
-    rc = (int)sc->kind;
+        return -1;
+    if (cdc_sink_schemas_get(s, fp))
+        return (int)cdc_sink_schemas_get(s, fp)->kind;
+    sc = schema_build(s, json, len, errstr, errstr_size);
+    if (sc == NULL)
+        return -1;
     table_insert(s, sc);
-    sc = NULL;
-out:
-    schema_free(sc);
-    return rc;
+    return (int)sc->kind;
+}
+
+/* ---- Confluent schema ids (the registry) ---- */
+
+static size_t id_slot(const cdc_sink_schemas_t *s, uint32_t id)
+{
+    size_t i = (size_t)(id * 2654435761u) & (s->id_cap - 1);
+    while (s->by_id[i].sc && s->by_id[i].id != id)
+        i = (i + 1) & (s->id_cap - 1);
+    return i;
+}
+
+static void id_insert(cdc_sink_schemas_t *s, uint32_t id, cdc_sink_schema_t *sc)
+{
+    if ((s->id_count + 1) * 2 > s->id_cap) {
+        id_entry_t *old = s->by_id;
+        size_t old_cap = s->id_cap;
+        s->id_cap = old_cap ? old_cap * 2 : 64;
+        s->by_id = cdc_calloc(s->id_cap, sizeof(*s->by_id));
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].sc)
+                s->by_id[id_slot(s, old[i].id)] = old[i];
+        free(old);
+    }
+    size_t i = id_slot(s, id);
+    s->by_id[i].id = id;
+    s->by_id[i].sc = sc;
+    s->id_count++;
+}
+
+int cdc_sink_schemas_lookup_id(cdc_sink_schemas_t *s, uint32_t id, const cdc_sink_schema_t **out,
+                               char *errstr, size_t errstr_size)
+{
+    const char *text = NULL;
+    char why[1024];
+    cdc_registry_err_t err;
+    cdc_sink_schema_t *sc;
+
+    *out = NULL;
+    if (s->id_cap && s->by_id[id_slot(s, id)].sc) {
+        *out = s->by_id[id_slot(s, id)].sc;
+        return 1;
+    }
+    if (s->registry == NULL) {
+        snprintf(errstr, errstr_size,
+                 "the record is Confluent framed (schema id %" PRIu32 ") but %s sets no "
+                 "schema_registry.url to read its schema from",
+                 id, s->conf_path);
+        return 0;
+    }
+    err = cdc_registry_get_by_id(s->registry, id, &text, why, sizeof(why));
+    if (err == CDC_REGISTRY_UNAVAILABLE) {
+        snprintf(errstr, errstr_size, "%s", why);
+        return -1;
+    }
+    if (err != CDC_REGISTRY_OK) {
+        snprintf(errstr, errstr_size, "schema id %" PRIu32 ": %s", id, why);
+        return 0;
+    }
+    /* Its own entry, never the fingerprint cache's: another text with the same canonical
+     * form (docs/records.md) must not stand in for the one the registry names. */
+    sc = schema_build(s, text, strlen(text), why, sizeof(why));
+    if (sc == NULL) {
+        snprintf(errstr, errstr_size, "schema id %" PRIu32 " from %s: %s", id,
+                 cdc_registry_url(s->registry), why);
+        return 0;
+    }
+    id_insert(s, id, sc);
+    *out = sc;
+    return 1;
 }
 
 cdc_sink_schemas_t *cdc_sink_schemas_new(const cdc_config_t *conf, const char *domain, char *errstr,
@@ -219,6 +311,14 @@ cdc_sink_schemas_t *cdc_sink_schemas_new(const cdc_config_t *conf, const char *d
         goto err;
     if (!kc)
         goto err;
+    s->conf_path = cdc_strdup(conf->path ? conf->path : "the config");
+    if (conf->registry_url) {
+        s->registry = cdc_registry_new_from_config(conf, errstr, errstr_size);
+        if (!s->registry) {
+            rd_kafka_conf_destroy(kc);
+            goto err;
+        }
+    }
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
     if (!s->rk) {
         rd_kafka_conf_destroy(kc);
@@ -246,6 +346,11 @@ void cdc_sink_schemas_destroy(cdc_sink_schemas_t *s)
     for (size_t i = 0; i < s->cap; i++)
         schema_free(s->slots[i]);
     free(s->slots);
+    for (size_t i = 0; i < s->id_cap; i++)
+        schema_free(s->by_id[i].sc);
+    free(s->by_id);
+    free(s->conf_path);
+    cdc_registry_destroy(s->registry);
     free(s->topic);
     free(s);
 }

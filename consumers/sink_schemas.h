@@ -16,6 +16,10 @@
  * the control key (recognized by the fingerprints of cdc_avro_schema_control_json() and
  * cdc_avro_schema_control_key_json()); anything else (a row record alone, a schema of a
  * future kind) is kept as OTHER and is not decodable by the sink.
+ *
+ * Confluent-framed records name their schema by a registry id instead: with
+ * schema_registry.url set, cdc_sink_schemas_lookup_id() fetches it from the registry once
+ * (the client caches by id) and keeps it under that id.
  */
 #ifndef CDC_SINK_SCHEMAS_H
 #define CDC_SINK_SCHEMAS_H
@@ -82,6 +86,17 @@ const cdc_sink_schema_t *cdc_sink_schemas_get(const cdc_sink_schemas_t *s, uint6
  */
 int cdc_sink_schemas_lookup(cdc_sink_schemas_t *s, uint64_t fingerprint, int timeout_ms,
                             const cdc_sink_schema_t **out, char *errstr, size_t errstr_size);
+
+/*
+ * The schema of a Confluent schema id (docs/schema-registry.md): from the id cache, else
+ * fetched once from schema_registry.url (GET /schemas/ids/{id}) and parsed like a schema of
+ * the topic, but kept under its id only (a text with the same fingerprint never stands in
+ * for it). Returns 1 and sets *out; 0 when it cannot be had (no registry configured, an
+ * unknown id, not a usable schema: a dead letter, reason in errstr); -1 when the registry
+ * is unreachable (retriable, reason in errstr).
+ */
+int cdc_sink_schemas_lookup_id(cdc_sink_schemas_t *s, uint32_t id, const cdc_sink_schema_t **out,
+                               char *errstr, size_t errstr_size);
 
 /* Number of cached schemas. */
 size_t cdc_sink_schemas_count(const cdc_sink_schemas_t *s);

@@ -16,6 +16,7 @@
 #include "cdc_kafka.h"
 #include "cdc_log.h"
 #include "parity_record.h"
+#include "validator_metrics.h"
 #include "validator_state.h"
 
 #define KAFKA_TIMEOUT_MS 10000
@@ -65,6 +66,7 @@ typedef struct validator_s {
     cdc_vstate_stats_t total;
     uint64_t skipped, batches;
     int64_t pruned_ms;
+    cdc_vmetrics_t *metrics; /* NULL: metrics off (validator_metrics.h) */
 } validator_t;
 
 static int64_t now_ms(void)
@@ -96,6 +98,7 @@ __attribute__((format(printf, 2, 3))) static void fail(validator_t *v, const cha
     if (v->failed)
         return;
     v->failed = 1;
+    cdc_vmetrics_error(v->metrics, CDC_VMETRICS_FATAL);
     va_start(ap, fmt);
     vsnprintf(v->err, sizeof v->err, fmt, ap);
     va_end(ap);
@@ -155,6 +158,7 @@ static int claim(validator_t *v, int32_t partition, vpart_t *p)
                      (int)partition, v->domains[d], err);
                 return -1;
             }
+            cdc_vmetrics_error(v->metrics, CDC_VMETRICS_RETRIABLE);
             cdc_log_warn("%s [%d], domain %s: reading the stored offset (retrying in %d ms): %s",
                          v->topic, (int)partition, v->domains[d], backoff, err);
             sleep_ms(backoff);
@@ -281,6 +285,7 @@ static void add_message(validator_t *v, vpart_t *p, rd_kafka_message_t *m)
     p->dom[i] = -1;
     if (cdc_parity_decode(m->payload, m->len, &p->recs[i], err, sizeof err) < 0) {
         v->skipped++;
+        cdc_vmetrics_skipped(v->metrics);
         cdc_log_error("%s [%d] offset %" PRId64 ": skipped, not a parity record: %s", v->topic,
                       (int)m->partition, m->offset, err);
     } else if ((p->dom[i] = domain_index(v, p->recs[i].domain)) < 0) {
@@ -291,6 +296,7 @@ static void add_message(validator_t *v, vpart_t *p, rd_kafka_message_t *m)
                 memcmp(v->conf->domains[d].name, p->recs[i].domain.p, p->recs[i].domain.len) == 0;
         if (!known) {
             v->skipped++;
+            cdc_vmetrics_skipped(v->metrics);
             cdc_log_error("%s [%d] offset %" PRId64 ": skipped, domain \"%.*s\" is not in %s",
                           v->topic, (int)m->partition, m->offset, (int)p->recs[i].domain.len,
                           p->recs[i].domain.p, v->conf->path ? v->conf->path : "the config");
@@ -364,8 +370,10 @@ static int apply_batch(validator_t *v, int32_t partition, int max_attempts)
                 }
             for (size_t k = 0; k < db->n; k++)
                 next[k] = p->next[db->gidx[k]];
+            cdc_vmetrics_stage(v->metrics, db->st, recs, n, next, &v->total);
             st = cdc_vstate_apply(db->st, v->topic, partition, p->batch_end, next, recs, n,
                                   &v->total, err, sizeof err);
+            cdc_vmetrics_commit(v->metrics, st == CDC_SINK_OK, &v->total);
             if (st == CDC_SINK_OK) /* a target done is done, also if a later one fails */
                 for (size_t k = 0; k < db->n; k++)
                     p->next[db->gidx[k]] = next[k];
@@ -396,6 +404,7 @@ static int apply_batch(validator_t *v, int32_t partition, int max_attempts)
             cdc_log_warn("%s [%d]: batch not applied: %s", v->topic, (int)partition, err);
             break;
         }
+        cdc_vmetrics_error(v->metrics, CDC_VMETRICS_RETRIABLE);
         cdc_log_warn("%s [%d]: applying parity results (retrying in %d ms): %s", v->topic,
                      (int)partition, backoff, err);
         sleep_ms(backoff);
@@ -586,6 +595,7 @@ int cdc_validator_run(const cdc_config_t *conf, const cdc_validator_opts_t *opts
     v.pruned_ms = now_ms();
     if (setup(&v, errstr, errstr_size) < 0)
         goto out;
+    v.metrics = cdc_vmetrics_new(opts->metrics, v.domains, v.ndomains);
     while (!v.failed && !stopping(&v)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v.rk, 50);
         if (m)
@@ -623,5 +633,6 @@ out:
                  v.batches, v.total.records, v.total.duplicates, v.skipped, v.total.rows,
                  v.total.matches, v.total.superseded, v.total.mismatches, v.total.dead_letters);
     teardown(&v);
+    cdc_vmetrics_destroy(v.metrics);
     return rc;
 }

@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cdc_cli.h"
 #include "cdc_config.h"
 #include "cdc_log.h"
+#include "cdc_metrics.h"
 #include "validator_consume.h"
 
 #define EXIT_OPERATIONAL 1
@@ -27,7 +29,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("Usage: cdc-validator -c CONFIG [--once] [--domain NAME] [options]\n"
+    fputs("Usage: cdc-validator -c CONFIG [--once] [--domain NAME] [--metrics-port PORT]\n"
+          "                     [options]\n"
           "       cdc-validator -c CONFIG --audit [--domain NAME] [--source NAME] [--table T]\n"
           "                     [--json] [--max-keys N]\n"
           "\n"
@@ -62,6 +65,14 @@ static void usage(FILE *out)
           "      --json             --audit: one JSON document instead of the human report\n"
           "      --max-keys N       --audit: differing keys listed per table, 0..1000000\n"
           "                         (default 100; the rest are counted)\n"
+          "      --metrics-port PORT\n"
+          "                         consume mode: serve Prometheus metrics on\n"
+          "                         http://ADDR:PORT/metrics (parity results by status,\n"
+          "                         mismatches per table, errors; docs/operate.md \"Metrics\");\n"
+          "                         0 or absent: off\n"
+          "      --metrics-address ADDR\n"
+          "                         address the metrics server binds (default\n"
+          "                         $CDC_METRICS_ADDRESS, else 127.0.0.1; 0.0.0.0 in containers)\n"
           "      --log-level L      error, warn, info (default) or debug\n"
           "      --log-format F     kv (default) or json\n"
           "  -h, --help             this text\n"
@@ -70,7 +81,8 @@ static void usage(FILE *out)
           "  0  consume mode: stopped by SIGINT/SIGTERM, or --once finished;\n"
           "     --audit: every table and check matches\n"
           "  1  operational failure (PostgreSQL or Kafka unusable, a gap in the validation\n"
-          "     topic, no assignment within 30 s with --once); --audit: a difference was found,\n"
+          "     topic, no assignment within 30 s with --once, the metrics port in use);\n"
+          "     --audit: a difference was found,\n"
           "     or a file, table or server could not be read\n"
           "  2  usage or config error (bad option, unreadable config, unknown domain or source)\n",
           out);
@@ -122,7 +134,9 @@ int main(int argc, char **argv)
         OPT_JSON,
         OPT_MAX_KEYS,
         OPT_LOG_LEVEL,
-        OPT_LOG_FORMAT
+        OPT_LOG_FORMAT,
+        OPT_METRICS_PORT,
+        OPT_METRICS_ADDRESS
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -137,10 +151,12 @@ int main(int argc, char **argv)
         {"max-keys", required_argument, NULL, OPT_MAX_KEYS},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+        {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cdc_validator_opts_t opts = {0, NULL, 1000, 200, 30000, &stop_flag};
+    cdc_validator_opts_t opts = {0, NULL, 1000, 200, 30000, &stop_flag, NULL};
     cdc_audit_opts_t aopts;
     const char *config_path = NULL, *audit_only = NULL;
     cdc_config_t *conf = NULL;
@@ -148,7 +164,9 @@ int main(int argc, char **argv)
     cdc_log_format_t format;
     char errstr[2048];
     int c, rc = EXIT_USAGE, audit = 0;
-    long n;
+    long n, metrics_port = 0;
+    const char *metrics_addr = getenv("CDC_METRICS_ADDRESS");
+    cdc_metrics_server_t *metrics_srv = NULL;
 
     cdc_log_set_component("validator");
     cdc_audit_opts_init(&aopts);
@@ -211,6 +229,16 @@ int main(int argc, char **argv)
             }
             cdc_log_set_format(format);
             break;
+        case OPT_METRICS_PORT:
+            if (cdc_cli_parse_long(optarg, 0, 65535, &metrics_port) != 0) {
+                fprintf(stderr, "cdc-validator: --metrics-port: \"%s\" is not a port 0..65535\n",
+                        optarg);
+                goto out;
+            }
+            break;
+        case OPT_METRICS_ADDRESS:
+            metrics_addr = optarg;
+            break;
         case 'h':
             usage(stdout);
             rc = 0;
@@ -234,6 +262,11 @@ int main(int argc, char **argv)
     }
     if (!audit && audit_only) {
         fprintf(stderr, "cdc-validator: %s is an option of --audit (see --help)\n", audit_only);
+        goto out;
+    }
+    if (audit && metrics_port > 0) {
+        fprintf(stderr, "cdc-validator: --metrics-port is an option of the consume mode, not of "
+                        "--audit\n");
         goto out;
     }
     if (audit && opts.once) {
@@ -268,10 +301,22 @@ int main(int argc, char **argv)
         rc = run_audit(conf, &aopts);
         goto out;
     }
+    if (metrics_port > 0) {
+        opts.metrics = cdc_metrics_new();
+        metrics_srv =
+            cdc_metrics_serve(opts.metrics, metrics_addr, (int)metrics_port, errstr, sizeof errstr);
+        if (!metrics_srv) {
+            cdc_log_error("%s", errstr);
+            rc = EXIT_OPERATIONAL;
+            goto out;
+        }
+    }
     rc = cdc_validator_run(conf, &opts, errstr, sizeof errstr) == 0 ? 0 : EXIT_OPERATIONAL;
     if (rc != 0)
         cdc_log_error("%s", errstr);
 out:
+    cdc_metrics_server_stop(metrics_srv);
+    cdc_metrics_destroy(opts.metrics);
     cdc_config_destroy(conf);
     return rc;
 }

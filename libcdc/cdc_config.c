@@ -8,6 +8,7 @@
 
 #include "cdc_alloc.h"
 #include "cdc_config_expand.h"
+#include "cdc_registry.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -95,6 +96,25 @@ static const field_t registry_fields[] = {
      "Basic-auth user of the registry."},
     {"password", FT_STRING, offsetof(cdc_config_t, registry_password), 0, 0, NULL, NULL, 0, 0, 0,
      "Basic-auth password (use `${VAR}`)."},
+    {"subject_strategy", FT_STRING, offsetof(cdc_config_t, registry_subject_strategy), 0, 0, NULL,
+     "topic-record-name", 0, 0, 0,
+     "How subjects are named: `topic-record-name` (`<topic>-<record full name>`, needed when "
+     "several tables share a topic), `topic-name` or `record-name` "
+     "(docs/schema-registry.md)."},
+    {"compatibility", FT_STRING, offsetof(cdc_config_t, registry_compatibility), 0, 0, NULL,
+     "BACKWARD", 0, 0, 0,
+     "Compatibility level the producer sets on each of its subjects before registering "
+     "(a Confluent level, e.g. `BACKWARD`, `FULL`, `NONE`); empty: leave the registry's."},
+    {"tls_verify", FT_STRING, offsetof(cdc_config_t, registry_tls_verify), 0, 0, NULL, "true", 0, 0,
+     0, "`true`: verify the registry's TLS certificate and host name; `false`: don't (logged)."},
+    {"ca_file", FT_STRING, offsetof(cdc_config_t, registry_ca_file), 0, 0, NULL, NULL, 0, 0, 0,
+     "CA bundle (PEM) to verify the registry with; default: the system's."},
+    {"cert_file", FT_STRING, offsetof(cdc_config_t, registry_cert_file), 0, 0, NULL, NULL, 0, 0, 0,
+     "TLS client certificate (PEM)."},
+    {"key_file", FT_STRING, offsetof(cdc_config_t, registry_key_file), 0, 0, NULL, NULL, 0, 0, 0,
+     "Private key (PEM) of the client certificate."},
+    {"key_password", FT_STRING, offsetof(cdc_config_t, registry_key_password), 0, 0, NULL, NULL, 0,
+     0, 0, "Passphrase of the private key (use `${VAR}`)."},
     END_FIELDS,
 };
 
@@ -462,6 +482,22 @@ static int validate(parse_ctx_t *ctx, cdc_config_t *c)
             return fail(ctx, NULL, "check \"%s\": source \"%s\" is not defined", k->name,
                         k->source);
     }
+    cdc_registry_strategy_t strategy;
+    if (cdc_registry_strategy_parse(c->registry_subject_strategy, &strategy) != 0)
+        return fail(ctx, NULL,
+                    "schema_registry.subject_strategy \"%s\": not one of topic-record-name, "
+                    "topic-name, record-name",
+                    c->registry_subject_strategy);
+    if (c->registry_compatibility[0] != '\0' &&
+        !cdc_registry_level_valid(c->registry_compatibility))
+        return fail(ctx, NULL,
+                    "schema_registry.compatibility \"%s\": not a Confluent level (NONE, "
+                    "BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, "
+                    "FULL_TRANSITIVE) or empty",
+                    c->registry_compatibility);
+    if (strcmp(c->registry_tls_verify, "true") != 0 && strcmp(c->registry_tls_verify, "false") != 0)
+        return fail(ctx, NULL, "schema_registry.tls_verify \"%s\": must be true or false",
+                    c->registry_tls_verify);
     const struct {
         const cdc_kvlist_t *l;
         const char *name;
@@ -515,6 +551,8 @@ static cdc_config_t *load_document(yaml_parser_t *parser, const char *file, cons
         for (const field_t *f = validation_fields; f->name; f++)
             apply_default(f, c);
         for (const field_t *f = producer_fields; f->name; f++)
+            apply_default(f, c);
+        for (const field_t *f = registry_fields; f->name; f++)
             apply_default(f, c);
         rc = validate(&ctx, c);
     }
@@ -620,6 +658,13 @@ void cdc_config_destroy(cdc_config_t *c)
     free(c->registry_url);
     free(c->registry_username);
     free(c->registry_password);
+    free(c->registry_subject_strategy);
+    free(c->registry_compatibility);
+    free(c->registry_tls_verify);
+    free(c->registry_ca_file);
+    free(c->registry_cert_file);
+    free(c->registry_key_file);
+    free(c->registry_key_password);
     free(c->producer.state_dir);
     free(c->path);
     free(c);

@@ -82,6 +82,13 @@ typedef struct cdc_config_s {
     char *registry_url; /* NULL without a schema registry */
     char *registry_username;
     char *registry_password;
+    char *registry_subject_strategy; /* default "topic-record-name" (checked when loading) */
+    char *registry_compatibility;    /* level set on the producer's subjects; "" leaves it */
+    char *registry_tls_verify;       /* "true" (default) or "false" */
+    char *registry_ca_file;
+    char *registry_cert_file;
+    char *registry_key_file;
+    char *registry_key_password;
     cdc_source_t *sources;
     size_t n_sources;
     cdc_domain_t *domains;

@@ -198,6 +198,12 @@ cdc_registry_t *cdc_registry_new_from_config(const cdc_config_t *conf, char *err
     opts.url = conf->registry_url;
     opts.username = conf->registry_username;
     opts.password = conf->registry_password;
+    opts.ca_file = conf->registry_ca_file;
+    opts.cert_file = conf->registry_cert_file;
+    opts.key_file = conf->registry_key_file;
+    opts.key_password = conf->registry_key_password;
+    opts.tls_verify =
+        conf->registry_tls_verify == NULL || strcmp(conf->registry_tls_verify, "false") != 0;
     return cdc_registry_new(&opts, errstr, errstr_size);
 }
 

@@ -124,8 +124,9 @@ typedef struct cdc_registry_s cdc_registry_t;
  */
 cdc_registry_t *cdc_registry_new(const cdc_registry_opts_t *opts, char *errstr, size_t errstr_size);
 
-/* A client from the config's schema_registry section (url, username, password; the other
- * options at their defaults). NULL with a reason in errstr when conf->registry_url is NULL. */
+/* A client from the config's schema_registry section (url, username, password, tls_verify,
+ * ca_file, cert_file, key_file, key_password; retries and timeouts at their defaults). NULL
+ * with a reason in errstr when conf->registry_url is NULL. */
 cdc_registry_t *cdc_registry_new_from_config(const cdc_config_t *conf, char *errstr,
                                              size_t errstr_size);
 

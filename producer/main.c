@@ -3,8 +3,10 @@
  * the config, sets up logging and signals, and hands over to the runner.
  */
 #include "cdc_alloc.h"
+#include "cdc_cli.h"
 #include "cdc_config.h"
 #include "cdc_log.h"
+#include "cdc_metrics.h"
 #include "runner.h"
 
 #include <getopt.h>
@@ -25,6 +27,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: cdc-producer -c CONFIG [--once] [--source NAME]... [--new-epoch SOURCE]\n"
+            "                    [--metrics-port PORT [--metrics-address ADDR]]\n"
             "                    [--log-level L] [--log-format kv|json]\n"
             "       cdc-producer -c CONFIG --uninstall [--source NAME]...\n"
             "       cdc-producer -c CONFIG --write-schemas DIR [--source NAME]...\n"
@@ -52,6 +55,15 @@ static void usage(FILE *out)
             "                         DIR/cdc.ControlKey.avsc; each the published JSON byte for\n"
             "                         byte (no trailing newline). No Kafka; files are opened\n"
             "                         read-only and capture is never installed\n"
+            "      --metrics-port PORT\n"
+            "                         serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+            "                         while running (rows sent, backlog, write-lock holds, dead\n"
+            "                         letters, errors; docs/operate.md \"Metrics\"); 0 or\n"
+            "                         absent: off\n"
+            "      --metrics-address ADDR\n"
+            "                         address the metrics server binds (default\n"
+            "                         $CDC_METRICS_ADDRESS, else 127.0.0.1; 0.0.0.0 in\n"
+            "                         containers)\n"
             "      --log-level L      error, warn, info (default), debug\n"
             "      --log-format F     kv (default) or json\n"
             "  -h, --help             this text\n"
@@ -66,7 +78,7 @@ static void usage(FILE *out)
             "     unreachable at start, a topic missing or with another partition count; a\n"
             "     fatal Kafka error (nothing more is acknowledged); a state file unreadable;\n"
             "     another producer using the same producer.state_dir; the DIR of\n"
-            "     --write-schemas not writable\n"
+            "     --write-schemas not writable; the metrics port in use\n"
             "  2  usage or config error: unknown option, config file invalid, a Kafka\n"
             "     property the tool owns set in the config, a table named in tables: missing\n"
             "     from its file, a virtual table to capture, a bad keys:/columns: entry,\n"
@@ -84,6 +96,8 @@ int main(int argc, char **argv)
         {"write-schemas", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
+        {"metrics-port", required_argument, NULL, 'P'},
+        {"metrics-address", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -93,6 +107,9 @@ int main(int argc, char **argv)
     cdc_config_t *conf = NULL;
     int uninstall = 0, opt, code = 2;
     char err[2048];
+    long metrics_port = 0;
+    const char *metrics_addr = getenv("CDC_METRICS_ADDRESS");
+    cdc_metrics_server_t *metrics_srv = NULL;
 
     cdc_log_set_component("producer");
     while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
@@ -134,6 +151,15 @@ int main(int argc, char **argv)
             cdc_log_set_format(fmt);
             break;
         }
+        case 'P':
+            if (cdc_cli_parse_long(optarg, 0, 65535, &metrics_port) != 0) {
+                fprintf(stderr, "cdc-producer: --metrics-port %s: use a port 0..65535\n", optarg);
+                goto out;
+            }
+            break;
+        case 'A':
+            metrics_addr = optarg;
+            break;
         case 'h':
             usage(stdout);
             code = 0;
@@ -153,6 +179,11 @@ int main(int argc, char **argv)
     }
     if (uninstall && (opts.once || opts.new_epoch)) {
         fprintf(stderr, "cdc-producer: --uninstall goes with neither --once nor --new-epoch\n");
+        goto out;
+    }
+    if (metrics_port > 0 && (uninstall || schemas_dir)) {
+        fprintf(stderr, "cdc-producer: --metrics-port goes with neither --uninstall nor "
+                        "--write-schemas\n");
         goto out;
     }
     if (schemas_dir && (uninstall || opts.once || opts.new_epoch)) {
@@ -182,11 +213,23 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
     }
+    if (metrics_port > 0) {
+        opts.metrics = cdc_metrics_new();
+        metrics_srv =
+            cdc_metrics_serve(opts.metrics, metrics_addr, (int)metrics_port, err, sizeof err);
+        if (metrics_srv == NULL) {
+            cdc_log_error("%s", err);
+            code = 1;
+            goto out;
+        }
+    }
     if (schemas_dir)
         code = cdc_runner_write_schemas(conf, &opts, schemas_dir);
     else
         code = uninstall ? cdc_runner_uninstall(conf, &opts) : cdc_runner_run(conf, &opts);
 out:
+    cdc_metrics_server_stop(metrics_srv);
+    cdc_metrics_destroy(opts.metrics);
     cdc_config_destroy(conf);
     free(only);
     return code;

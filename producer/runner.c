@@ -5,10 +5,13 @@
 
 #include "ack_tracker.h"
 #include "cdc_alloc.h"
+#include "cdc_framing.h"
 #include "cdc_log.h"
 #include "producer_state.h"
 #include "publisher.h"
+#include "registry_wire.h"
 #include "schema_files.h"
+#include "signals.h"
 #include "source.h"
 
 #include <stdio.h>
@@ -24,6 +27,7 @@ typedef struct runner_s {
     const cdc_runner_opts_t *opts;
     cdc_ack_tracker_t *tracker;
     cdc_publisher_t *pub;
+    cdc_regwire_t *registry; /* NULL without schema_registry.url */
     cdc_src_t **srcs;
     size_t n;
 } runner_t;
@@ -105,6 +109,11 @@ static int round_once(runner_t *r)
         return -1;
     for (size_t i = 0; i < r->n; i++)
         cdc_src_heartbeat(r->srcs[i], 0);
+    for (size_t i = 0; i < r->n; i++) /* cdc-ctl resnapshot requests, once per heartbeat */
+        if (cdc_src_signals_poll(r->srcs[i], 0, err, sizeof err) != CDC_SRC_OK) {
+            cdc_log_error("%s", err);
+            return -1;
+        }
     if (*r->opts->stop)
         return 2;
     if (r->opts->once && all_idle)
@@ -138,6 +147,33 @@ static int finish(runner_t *r, int heartbeats)
     return flush_sources(r, 1);
 }
 
+/* With schema_registry.url: the registry client, and the control records' Confluent
+ * headers (their schemas registered under every domain topic's subjects). Returns 0, or
+ * the exit code (1: registry unreachable, 2: refused) with the reason in err. */
+static int setup_registry(runner_t *r, char *err, size_t err_size)
+{
+    unsigned char kh[CDC_FRAMING_CONFLUENT_HEADER_SIZE], vh[CDC_FRAMING_CONFLUENT_HEADER_SIZE];
+    uint32_t key_id = 0, value_id = 0;
+    char msg[1536];
+    cdc_registry_err_t rerr;
+
+    r->registry = cdc_regwire_new(r->conf, err, err_size);
+    if (r->registry == NULL)
+        return 2;
+    rerr = cdc_regwire_register_control(r->registry, &key_id, &value_id, msg, sizeof msg);
+    if (rerr != CDC_REGISTRY_OK) {
+        snprintf(err, err_size, "control schemas: %s", msg);
+        return rerr == CDC_REGISTRY_UNAVAILABLE ? 1 : 2;
+    }
+    cdc_framing_confluent_encode(key_id, kh);
+    cdc_framing_confluent_encode(value_id, vh);
+    if (cdc_publisher_set_control_framing(r->pub, kh, sizeof kh, vh, sizeof vh) != CDC_PUB_OK) {
+        snprintf(err, err_size, "control framing: %s", cdc_publisher_error(r->pub));
+        return 1;
+    }
+    return 0;
+}
+
 int cdc_runner_run(const cdc_config_t *conf, const cdc_runner_opts_t *opts)
 {
     runner_t r = {.conf = conf, .opts = opts};
@@ -145,6 +181,7 @@ int cdc_runner_run(const cdc_config_t *conf, const cdc_runner_opts_t *opts)
     char err[2048];
     int code, rc = 0, lock_fd;
     double hold = 0;
+    cdc_pmetrics_t *pm = NULL;
 
     if ((code = check_names(conf, opts)) != 0)
         return code;
@@ -154,10 +191,15 @@ int cdc_runner_run(const cdc_config_t *conf, const cdc_runner_opts_t *opts)
         return 1;
     }
     r.tracker = cdc_ack_tracker_new();
+    pm = cdc_pmetrics_new(opts->metrics);
     r.pub = cdc_publisher_new(conf, r.tracker, &popts, err, sizeof err);
     if (r.pub == NULL) {
         cdc_log_error("%s", err);
         code = 1;
+        goto out;
+    }
+    if (conf->registry_url != NULL && (code = setup_registry(&r, err, sizeof err)) != 0) {
+        cdc_log_error("%s", err);
         goto out;
     }
     r.srcs = cdc_calloc(conf->n_sources + 1, sizeof *r.srcs);
@@ -168,6 +210,8 @@ int cdc_runner_run(const cdc_config_t *conf, const cdc_runner_opts_t *opts)
         if (!selected(opts, cs->name))
             continue;
         so.new_epoch = opts->new_epoch && strcmp(opts->new_epoch, cs->name) == 0;
+        so.registry = r.registry;
+        so.metrics = cdc_pmetrics_source(pm, cs->name, cs->domain);
         r.srcs[r.n] = cdc_src_open(conf, cs, r.pub, r.tracker, &so, &se, err, sizeof err);
         if (r.srcs[r.n] == NULL) {
             cdc_log_error("%s", err);
@@ -187,6 +231,8 @@ int cdc_runner_run(const cdc_config_t *conf, const cdc_runner_opts_t *opts)
         cdc_log_info("stop requested: flushing and acknowledging what Kafka confirmed");
     code = finish(&r, rc == 1);
 out:
+    if (code == 1)
+        cdc_pmetrics_error(pm, CDC_PMETRICS_FATAL);
     for (size_t i = 0; i < r.n; i++)
         if (cdc_src_max_hold_ms(r.srcs[i]) > hold)
             hold = cdc_src_max_hold_ms(r.srcs[i]);
@@ -198,7 +244,9 @@ out:
     for (size_t i = 0; i < r.n; i++)
         cdc_src_destroy(r.srcs[i]);
     free(r.srcs);
+    cdc_regwire_destroy(r.registry);
     cdc_ack_tracker_destroy(r.tracker);
+    cdc_pmetrics_destroy(pm);
     close(lock_fd);
     return code;
 }

@@ -11,6 +11,7 @@
 #define CDC_RUNNER_H
 
 #include "cdc_config.h"
+#include "cdc_metrics.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@ typedef struct cdc_runner_opts_s {
     size_t n_only;
     const char *new_epoch;             /* --new-epoch SOURCE, or NULL */
     const volatile sig_atomic_t *stop; /* SIGINT/SIGTERM flag: stop reading, flush, ack */
+    cdc_metrics_t *metrics;            /* --metrics-port registry (borrowed), or NULL */
 } cdc_runner_opts_t;
 
 /*

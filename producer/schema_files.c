@@ -32,9 +32,15 @@ cdc_table_codec_t *cdc_schema_codec_new(const cdc_source_t *cs, const cdc_table_
     cdc_column_t *cols = cdc_calloc(n + 1, sizeof *cols);
     cdc_table_codec_t *codec;
 
+    /* Every non-key column is ["null", T] with "default": null, NOT NULL or not: a column
+     * added later then always makes a BACKWARD compatible version (docs/schema-registry.md
+     * "Evolution"), and a column whose NOT NULL is dropped or added later (a table rebuild)
+     * keeps its field type. SQLite itself enforces NOT NULL, so no null is lost or
+     * invented; the target carries only the primary key while streaming anyway. */
     for (size_t i = 0; i < n; i++) {
         cols[i] = ti->columns[i];
         cols[i].pk_index = 0;
+        cols[i].not_null = 0;
     }
     for (size_t k = 0; k < ti->n_keys; k++) {
         int c = ti->key_columns[k];

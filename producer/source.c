@@ -9,6 +9,7 @@
 #include "cdc_log.h"
 #include "cdc_names.h"
 #include "schema_files.h"
+#include "signals.h"
 #include "sqlite_util.h"
 #include "stream.h"
 
@@ -98,6 +99,32 @@ static cdc_src_err_t ensure_schema(cdc_src_t *src, const char *json, uint64_t fp
     return CDC_SRC_EOPER;
 }
 
+/* With a schema registry: registers the table's key and envelope schemas under their
+ * subjects of the domain topic and switches the codec to the Confluent framing. A version
+ * the subject's compatibility level refuses stops the producer with the registry's reason
+ * (docs/schema-registry.md "Evolution"): its records must not be sent unregistered. */
+static cdc_src_err_t register_table(cdc_src_t *src, src_table_t *t, char *errstr,
+                                    size_t errstr_size)
+{
+    char *topic = cdc_asprintf("%s.%s", src->conf->topic_prefix, src->cs->domain);
+    uint32_t key_id = 0, value_id = 0;
+    char msg[1536];
+    cdc_registry_err_t err;
+
+    err = cdc_regwire_register(src->registry, topic, cdc_table_codec_key_schema(t->codec),
+                               cdc_table_codec_envelope_schema(t->codec), &key_id, &value_id, msg,
+                               sizeof msg);
+    free(topic);
+    if (err != CDC_REGISTRY_OK) {
+        snprintf(errstr, errstr_size, "source %s: table %s: %s", src->cs->name, t->ti->name, msg);
+        return err == CDC_REGISTRY_UNAVAILABLE ? CDC_SRC_EOPER : CDC_SRC_ECONFIG;
+    }
+    cdc_table_codec_set_schema_ids(t->codec, key_id, value_id);
+    cdc_log_debug("source %s: table %s: registry ids key %u, envelope %u", src->cs->name,
+                  t->ti->name, (unsigned)key_id, (unsigned)value_id);
+    return CDC_SRC_OK;
+}
+
 /* Loads a table's description and builds its codec (cdc_schema_codec_new: what
  * --write-schemas writes is what is sent), then publishes its key and envelope schemas. */
 static cdc_src_err_t build_table(cdc_src_t *src, const char *name, src_table_t *t, char *errstr,
@@ -123,6 +150,8 @@ static cdc_src_err_t build_table(cdc_src_t *src, const char *name, src_table_t *
     if (rc == CDC_SRC_OK)
         rc = ensure_schema(src, cdc_table_codec_envelope_schema(t->codec),
                            cdc_table_codec_envelope_fingerprint(t->codec), errstr, errstr_size);
+    if (rc == CDC_SRC_OK && src->registry != NULL)
+        rc = register_table(src, t, errstr, errstr_size);
 out:
     if (rc != CDC_SRC_OK) {
         if (rc == CDC_SRC_EOPER && t->ti == NULL) {
@@ -219,6 +248,16 @@ cdc_src_err_t cdc_src_refresh(cdc_src_t *src, int at_start, char *errstr, size_t
     cdc_src_err_t rc = CDC_SRC_OK;
     char msg[2048];
 
+    /* A file handed to PostgreSQL by cdc-ctl cutover is never captured again (signals.h). */
+    if (cdc_src_cut_over(src->db, msg, sizeof msg)) {
+        snprintf(errstr, errstr_size, "source %s (%s): %s", src->cs->name, src->cs->path, msg);
+        if (at_start)
+            return CDC_SRC_ECONFIG;
+        cdc_log_warn("%s; not reinstalling capture", errstr);
+        src->need_refresh = 0;
+        cdc_sqlite_schema_version(src->db, &src->schema_version, msg, sizeof msg);
+        return CDC_SRC_OK;
+    }
     src->spec.min_epoch = src->state->acked.epoch;
     cerr = cdc_capture_install(src->db, &src->spec, &rep, msg, sizeof msg);
     if (cerr != CDC_CAPTURE_EOK) {
@@ -241,6 +280,7 @@ cdc_src_err_t cdc_src_refresh(cdc_src_t *src, int at_start, char *errstr, size_t
         goto out;
     if (rep->tx.hold_ms > src->max_hold_ms)
         src->max_hold_ms = rep->tx.hold_ms;
+    cdc_pmetrics_lock_hold(src->metrics, CDC_PMETRICS_INSTALL, rep->tx.hold_ms);
     tables = cdc_calloc(rep->n_tables + 1, sizeof *tables);
     for (size_t i = 0; i < rep->n_tables; i++) {
         const cdc_capture_table_t *ct = &rep->tables[i];
@@ -348,6 +388,7 @@ static cdc_src_err_t check_position(cdc_src_t *src, const cdc_src_opts_t *opts, 
             snprintf(errstr, errstr_size, "source %s: new epoch: %s", src->cs->name, msg);
             return CDC_SRC_EOPER;
         }
+        cdc_pmetrics_lock_hold(src->metrics, CDC_PMETRICS_NEW_EPOCH, tx.hold_ms);
         cdc_log_warn("source %s: new epoch %lld started on request (--new-epoch): every table "
                      "is re-snapshotted; write lock held %.2f ms",
                      src->cs->name, (long long)epoch, tx.hold_ms);
@@ -368,6 +409,8 @@ cdc_src_t *cdc_src_open(const cdc_config_t *conf, const cdc_source_t *cs, cdc_pu
     src->cs = cs;
     src->pub = pub;
     src->tracker = tracker;
+    src->registry = opts->registry;
+    src->metrics = opts->metrics;
     src->data_version = -1;
     src->spec_tables = cdc_calloc(cs->tables.count + 1, sizeof *src->spec_tables);
     for (size_t i = 0; i < cs->tables.count; i++)
@@ -473,6 +516,7 @@ cdc_src_err_t cdc_src_flush(cdc_src_t *src, int force, char *errstr, size_t errs
         cdc_capture_err_t e =
             cdc_position_acknowledge(src->db, &pos, 0, timeout, &res, msg, sizeof msg);
         if (e == CDC_CAPTURE_EBUSY) {
+            cdc_pmetrics_src_error(src->metrics, CDC_PMETRICS_RETRIABLE);
             cdc_log_debug("source %s: acknowledge %lld:%lld postponed: %s", src->cs->name,
                           (long long)pos.epoch, (long long)pos.seq, msg);
         } else if (e != CDC_CAPTURE_EOK) {
@@ -480,6 +524,7 @@ cdc_src_err_t cdc_src_flush(cdc_src_t *src, int force, char *errstr, size_t errs
                      (long long)pos.epoch, (long long)pos.seq, msg);
             return CDC_SRC_EOPER;
         } else {
+            cdc_pmetrics_lock_hold(src->metrics, CDC_PMETRICS_ACKNOWLEDGE, res.max_hold_ms);
             if (res.max_hold_ms > src->max_hold_ms) {
                 src->max_hold_ms = res.max_hold_ms;
                 cdc_log_info("source %s: longest write-lock hold so far %.2f ms (acknowledge "
@@ -520,6 +565,7 @@ void cdc_src_heartbeat(cdc_src_t *src, int force)
         }
     }
     sqlite3_finalize(st);
+    cdc_pmetrics_backlog(src->metrics, backlog, age < 0 ? 0 : age, src->state->acked.seq);
     ps = cdc_publisher_heartbeat(src->pub, src->cs->name, src->epoch, src->state->acked.seq,
                                  backlog, age < 0 ? 0 : age);
     if (ps != CDC_PUB_OK && ps != CDC_PUB_FAILED)

@@ -18,7 +18,9 @@
 
 #include "ack_tracker.h"
 #include "cdc_config.h"
+#include "producer_metrics.h"
 #include "publisher.h"
+#include "registry_wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +37,10 @@ typedef enum {
 
 typedef struct cdc_src_opts_s {
     int new_epoch; /* --new-epoch: start a new epoch (accepting an older copy), re-snapshot */
+    /* With a schema registry (borrowed, outlives the source): every table's key and
+     * envelope schemas are registered and its records Confluent framed; NULL: single-object. */
+    cdc_regwire_t *registry;
+    cdc_pmetrics_src_t *metrics; /* the source's series (borrowed), or NULL: metrics off */
 } cdc_src_opts_t;
 
 /*

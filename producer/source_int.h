@@ -54,6 +54,8 @@ struct cdc_src_s {
     const cdc_source_t *cs;
     cdc_publisher_t *pub;
     cdc_ack_tracker_t *tracker;
+    cdc_regwire_t *registry;     /* NULL: single-object framing */
+    cdc_pmetrics_src_t *metrics; /* NULL: metrics off */
     sqlite3 *db;
     cdc_pstate_t *state;
     int state_dirty;
@@ -71,6 +73,7 @@ struct cdc_src_s {
     /* acknowledgement */
     int64_t ack_pending; /* highest prune_to handed back, not yet acknowledged (0: none) */
     double last_flush_ms, last_heartbeat_ms;
+    double last_signal_poll_ms; /* signals.c: _cdc_signals looked at */
     double max_hold_ms;
     cdc_src_tag_t *tags; /* outstanding */
     /* encoding scratch */

@@ -135,6 +135,7 @@ static cdc_publisher_status_t dead_letter(cdc_src_t *src, const src_table_t *t, 
     info.position = pos;
     cdc_log_warn("source %s: table %s: key %s: dead letter: %s", src->cs->name, t->ti->name,
                  key_json ? key_json : "?", reason);
+    cdc_pmetrics_dead_letter(src->metrics);
     return cdc_publisher_send_dead_letter(src->pub, src->cs->domain, &info, key, key_len, batch);
 }
 
@@ -185,6 +186,8 @@ static cdc_publisher_status_t send_one(cdc_src_t *src, src_table_t *t, char op,
         .batch = batch,
     };
     ps = cdc_publisher_send_row(src->pub, &row);
+    if (ps == CDC_PUB_OK)
+        cdc_pmetrics_row_sent(src->metrics);
     if (ps == CDC_PUB_TOO_LARGE || ps == CDC_PUB_INVALID) {
         snprintf(why, sizeof why, "record not produced: %s", cdc_publisher_error(src->pub));
         cdc_buf_reset(&src->keyjson);

@@ -13,6 +13,10 @@ packages=(
   procps iproute2 util-linux psmisc
 )
 
+# The static validators of the deploy files (compose schema, Kubernetes models, promtool,
+# yamllint, systemd-analyze) are part of the test suite too.
+bash "$(dirname "$0")/deps-deploy.sh"
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -117,8 +117,8 @@ kinds = {(t["table"], k["kind"], k["recheck"], json.dumps(k["key"]))
 assert ("crm_contacts", "different", "in_flight", json.dumps({"contact_id": inflight})) in kinds, kinds
 assert len(kinds) == 4, kinds
 cc = [t for t in doc["tables"] if t["table"] == "crm_contacts"][0]
-assert cc["source"]["rows"] == 16 and cc["target"]["rows"] == 16
-assert cc["source"]["sha256"] != cc["target"]["sha256"]
+assert cc["source_stats"]["rows"] == 16 and cc["target_stats"]["rows"] == 16
+assert cc["source_stats"]["sha256"] != cc["target_stats"]["sha256"]
 checks = {c["name"]: c for c in doc["checks"]}
 assert checks["crm pipeline value"]["status"] == "differ"
 assert checks["crm pipeline value"]["target_value"] == "1158001.00"

@@ -5,7 +5,9 @@
 #  - freeze again changes nothing and keeps the position (idempotent);
 #  - the producer keeps running over a frozen file without taking the freeze triggers for
 #    a changed capture (no reinstall, no new epoch, triggers still there);
-#  - unfreeze restores writes, twice; freeze --domain covers every source of the domain.
+#  - unfreeze restores writes, twice; freeze --domain covers every source of the domain;
+#  - the freeze position is also a _cdc_freeze row in the domain's target (written once,
+#    deleted by unfreeze).
 # labels: integration quick
 # timeout: 180
 set -euo pipefail
@@ -14,7 +16,10 @@ source "$CDC_SOURCE_DIR/tests/integration/producer_lib.sh"
 CTL=$CDC_BUILD_DIR/tools/ctl/cdc-ctl
 ok() { echo "ok: $*"; }
 
-producer_setup_stack
+# PostgreSQL too: freeze records its position in the domain's target (_cdc_freeze).
+cdc_stack_up --config "$CDC_SOURCE_DIR/config/pipeline.example.yml"
+export PGHOST=$CDC_TEST_PGHOST PGPORT=$CDC_TEST_PGPORT PGUSER=$CDC_TEST_PGUSER
+cdc_pg_createdb synapse_business_core
 DIR=$CDC_TEST_TMPDIR
 producer_fixtures "$DIR/data"
 CFG=$DIR/pipeline.yml
@@ -35,6 +40,8 @@ ntables=$(sqlite3 "$DB" "SELECT count(*) FROM _cdc_tables")
 [[ $(sqlite3 "$DB" "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name LIKE '\_cdc\_freeze\_%' ESCAPE '\'") == $((ntables * 3)) ]] ||
     fail "expected 3 freeze triggers on each of $ntables captured tables"
 [[ $(sqlite3 "$DB" "SELECT value FROM _cdc_state WHERE key='freeze_seq'") == "$high" ]] || fail "freeze_seq not recorded"
+frow() { cdc_psql synapse_business_core "SELECT string_agg(source || ' ' || epoch || ':' || position, ',') FROM _cdc_freeze WHERE domain = 'crm'"; }
+[[ $(frow) == "epic7 $epoch0:$high" ]] || fail "_cdc_freeze in the target: '$(frow)', expected epic7 $epoch0:$high"
 
 for sql in "INSERT INTO crm_contacts(contact_id, first_name, last_name, email, company, lead_source, priority_tier, created_at, updated_at) VALUES ('frozen-1', 'a', 'b', 'f@x', 'c', 'web', 'gold', '2026-01-01', '2026-01-01')" \
            "UPDATE crm_contacts SET notes = 'x'" "DELETE FROM crm_contacts"; do
@@ -50,6 +57,7 @@ app "SELECT 1" >/dev/null
 "$CTL" freeze -c "$CFG" --source epic7 >"$DIR/freeze2" 2>&1 || fail "second freeze failed"
 grep -q "^source=epic7 state=frozen epoch=$epoch0 position=$high .* changed=0$" "$DIR/freeze2" ||
     fail "second freeze changed something: $(cat "$DIR/freeze2")"
+[[ $(frow) == "epic7 $epoch0:$high" ]] || fail "_cdc_freeze after the second freeze: '$(frow)'"
 ok "freeze twice: idempotent, same position"
 
 # The producer over the frozen file: the freeze triggers are not capture's business.
@@ -69,6 +77,7 @@ done
 grep -q "changed=$((ntables * 3))$" "$DIR/unfreeze1" || fail "first unfreeze did not drop every trigger"
 grep -q "changed=0$" "$DIR/unfreeze2" || fail "second unfreeze changed something"
 [[ -z $(sqlite3 "$DB" "SELECT value FROM _cdc_state WHERE key LIKE 'freeze%'") ]] || fail "freeze position left behind"
+[[ -z $(frow) ]] || fail "unfreeze left _cdc_freeze rows: $(frow)"
 ok "unfreeze restores writes, twice"
 
 # Freeze and unfreeze again (a second round), now per domain.

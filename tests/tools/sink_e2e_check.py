@@ -290,7 +290,7 @@ def cmd_audit(args):
                 t.get("extra"), t.get("different"), t.get("misfit"),
                 json.dumps(t.get("keys", [])[:5]) + (" " + t["error"] if "error" in t else "")))
         else:
-            rows += t["source"]["rows"]
+            rows += t["source_stats"]["rows"]
     for c in rep.get("checks", []):
         if c["status"] != "ok":
             errors.append("check %s: %s (source %s, target %s)" % (

@@ -266,11 +266,58 @@ static void test_reference_doc_is_current(void **state)
     free(buf);
 }
 
+/* schema_registry: defaults, every key, and the values refused (naming the key). */
+static void test_registry_section(void **state)
+{
+    (void)state;
+    cdc_config_t *c = load_ok(minimal);
+    assert_null(c->registry_url);
+    assert_string_equal(c->registry_subject_strategy, "topic-record-name");
+    assert_string_equal(c->registry_compatibility, "BACKWARD");
+    assert_string_equal(c->registry_tls_verify, "true");
+    assert_null(c->registry_ca_file);
+    cdc_config_destroy(c);
+
+    char *yaml = cdc_asprintf("%sschema_registry:\n  url: https://reg:8081\n"
+                              "  subject_strategy: RecordNameStrategy\n  compatibility: FULL\n"
+                              "  tls_verify: false\n  ca_file: /ca.pem\n  cert_file: /c.pem\n"
+                              "  key_file: /k.pem\n  key_password: pw\n",
+                              minimal);
+    c = load_ok(yaml);
+    assert_string_equal(c->registry_url, "https://reg:8081");
+    assert_string_equal(c->registry_subject_strategy, "RecordNameStrategy");
+    assert_string_equal(c->registry_compatibility, "FULL");
+    assert_string_equal(c->registry_tls_verify, "false");
+    assert_string_equal(c->registry_ca_file, "/ca.pem");
+    assert_string_equal(c->registry_cert_file, "/c.pem");
+    assert_string_equal(c->registry_key_file, "/k.pem");
+    assert_string_equal(c->registry_key_password, "pw");
+    cdc_config_destroy(c);
+    free(yaml);
+
+    yaml = cdc_asprintf("%sschema_registry: {url: 'http://r', compatibility: ''}\n", minimal);
+    c = load_ok(yaml);
+    assert_string_equal(c->registry_compatibility, "");
+    cdc_config_destroy(c);
+    free(yaml);
+
+    yaml = cdc_asprintf("%sschema_registry: {subject_strategy: by-table}\n", minimal);
+    assert_non_null(strstr(load_err(yaml), "schema_registry.subject_strategy \"by-table\""));
+    free(yaml);
+    yaml = cdc_asprintf("%sschema_registry: {compatibility: SOMETIMES}\n", minimal);
+    assert_non_null(strstr(load_err(yaml), "schema_registry.compatibility \"SOMETIMES\""));
+    free(yaml);
+    yaml = cdc_asprintf("%sschema_registry: {tls_verify: maybe}\n", minimal);
+    assert_non_null(strstr(load_err(yaml), "schema_registry.tls_verify \"maybe\""));
+    free(yaml);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_config_loads),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_registry_section),
         cmocka_unit_test(test_keys_columns_and_checks),
         cmocka_unit_test(test_producer_section),
         cmocka_unit_test(test_env_expansion),

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -75,11 +76,28 @@ sqlite3 *ctl_sqlite_open(const cdc_source_t *src, char *errstr, size_t errstr_si
 /* Monotonic milliseconds. */
 int64_t ctl_now_ms(void);
 
+/* The sink's DDL advisory lock (sink_schema.c): ctl's CREATE TABLE IF NOT EXISTS run under
+ * it so they never race the sink's on the catalog. */
+#define CTL_DDL_LOCK_SQL "SELECT pg_advisory_xact_lock(28266710541855595)"
+
+/* The freeze rows in a domain's target (docs/status.md "Freeze position"). */
+extern const char ctl_freeze_ddl[];
+
+/*
+ * Freezes (freeze 1) or unfreezes (0) one source: the triggers and position in its file,
+ * then the _cdc_freeze row in its domain's target. Prints the result line on out, the
+ * error (prefixed by prog) on stderr. Returns 0 or -1. conf, src and out are borrowed.
+ */
+int ctl_freeze_source(const char *prog, const cdc_config_t *conf, const cdc_source_t *src,
+                      int freeze, FILE *out);
+
 /* Subcommands. */
 int ctl_topics_main(int argc, char **argv);
 int ctl_freeze_main(int argc, char **argv); /* argv[0] "freeze" or "unfreeze" */
 int ctl_replay_main(int argc, char **argv);
 int ctl_dlq_main(int argc, char **argv);
+int ctl_cutover_main(int argc, char **argv);
+int ctl_resnapshot_main(int argc, char **argv);
 
 #endif
 

@@ -19,6 +19,11 @@ const char ctl_common_help[] = "  -c, --config FILE      pipeline config (YAML),
                                "      --log-format F     kv (default) or json\n"
                                "  -h, --help             this text\n";
 
+const char ctl_freeze_ddl[] =
+    "CREATE TABLE IF NOT EXISTS _cdc_freeze (domain text NOT NULL, source text NOT NULL,"
+    " epoch bigint NOT NULL, position bigint NOT NULL,"
+    " frozen_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (domain, source))";
+
 int ctl_common_option(const char *prog, int c, const char *arg, const char **config_path)
 {
     cdc_log_level_t level;

@@ -26,6 +26,7 @@
 #include "cdc_log.h"
 #include "ctl.h"
 #include "position.h"
+#include "sink_pg.h"
 #include "sqlite_util.h"
 
 static const char *const kinds[3] = {"ins", "upd", "del"};
@@ -272,8 +273,60 @@ static int load_tables(sqlite3 *db, freeze_job_t *job, char *errstr, size_t errs
     return 0;
 }
 
-static int run_source(const char *prog, const cdc_config_t *conf, const cdc_source_t *src,
-                      int freeze)
+/* The freeze row in the domain's target (docs/status.md "Freeze position"): written
+ * after the file's transaction, since the position is only known then; the first
+ * position stays (ON CONFLICT DO NOTHING), as in the file. */
+static const char insert_sql[] =
+    "INSERT INTO _cdc_freeze (domain, source, epoch, position, frozen_at)"
+    " VALUES ($1, $2, $3::bigint, $4::bigint, coalesce(nullif($5, '')::timestamptz, now()))"
+    " ON CONFLICT DO NOTHING";
+static const char delete_sql[] = "DELETE FROM _cdc_freeze WHERE domain = $1 AND source = $2";
+
+static int record_in_target(const cdc_config_t *conf, const cdc_source_t *src,
+                            const freeze_job_t *job, char *errstr, size_t errstr_size)
+{
+    const cdc_domain_t *d = cdc_config_domain(conf, src->domain);
+    char ep[24], seq[24];
+    const char *p[5] = {src->domain, src->name, ep, seq, job->since};
+    char err[1024];
+    PGconn *conn;
+    int rc = -1;
+
+    if (d == NULL) {
+        snprintf(errstr, errstr_size, "domain %s of the source is not in the config", src->domain);
+        return -1;
+    }
+    if ((conn = cdc_sink_pg_connect(d->target, err, sizeof err)) == NULL) {
+        cdc_log_mask_secrets(err);
+        snprintf(errstr, errstr_size, "cannot connect to the target of domain %s: %s", d->name,
+                 err);
+        return -1;
+    }
+    snprintf(ep, sizeof ep, "%" PRId64, job->epoch);
+    snprintf(seq, sizeof seq, "%" PRId64, job->seq);
+    if (cdc_sink_pg_exec(conn, "BEGIN", 0, NULL, NULL, err, sizeof err) != CDC_SINK_PG_OK ||
+        cdc_sink_pg_exec(conn, CTL_DDL_LOCK_SQL, 0, NULL, NULL, err, sizeof err) !=
+            CDC_SINK_PG_OK ||
+        cdc_sink_pg_exec(conn, ctl_freeze_ddl, 0, NULL, NULL, err, sizeof err) != CDC_SINK_PG_OK)
+        goto fail;
+    if (cdc_sink_pg_exec(conn, job->freeze ? insert_sql : delete_sql, job->freeze ? 5 : 2, p, NULL,
+                         err, sizeof err) != CDC_SINK_PG_OK)
+        goto fail;
+    if (cdc_sink_pg_exec(conn, "COMMIT", 0, NULL, NULL, err, sizeof err) != CDC_SINK_PG_OK)
+        goto fail;
+    rc = 0;
+    goto out;
+fail:
+    PQclear(PQexec(conn, "ROLLBACK"));
+    snprintf(errstr, errstr_size, "%s _cdc_freeze in the target of domain %s: %s",
+             job->freeze ? "recording the freeze in" : "removing the freeze from", d->name, err);
+out:
+    PQfinish(conn);
+    return rc;
+}
+
+int ctl_freeze_source(const char *prog, const cdc_config_t *conf, const cdc_source_t *src,
+                      int freeze, FILE *out)
 {
     freeze_job_t job;
     cdc_sqlite_txstats_t stats;
@@ -301,16 +354,20 @@ static int run_source(const char *prog, const cdc_config_t *conf, const cdc_sour
     if (cdc_sqlite_write_tx(db, conf->producer.lock_timeout_ms, freeze ? freeze_tx : unfreeze_tx,
                             &job, &stats, errstr, sizeof errstr) != SQLITE_OK)
         goto fail;
+    if (record_in_target(conf, src, &job, errstr, sizeof errstr) < 0)
+        goto fail;
     if (freeze)
-        printf("source=%s state=frozen epoch=%" PRId64 " position=%" PRId64
-               " since=%s tables=%zu changed=%d\n",
-               src->name, job.epoch, job.seq, job.since, job.ntables, job.changed);
+        fprintf(out,
+                "source=%s state=frozen epoch=%" PRId64 " position=%" PRId64
+                " since=%s tables=%zu changed=%d\n",
+                src->name, job.epoch, job.seq, job.since, job.ntables, job.changed);
     else
-        printf("source=%s state=unfrozen epoch=%" PRId64 " position=%" PRId64
-               " since=%s tables=%zu changed=%d\n",
-               src->name, job.epoch, job.seq, job.since[0] ? job.since : "-", job.ntables,
-               job.changed);
-    fflush(stdout);
+        fprintf(out,
+                "source=%s state=unfrozen epoch=%" PRId64 " position=%" PRId64
+                " since=%s tables=%zu changed=%d\n",
+                src->name, job.epoch, job.seq, job.since[0] ? job.since : "-", job.ntables,
+                job.changed);
+    fflush(out);
     cdc_log_info("source %s (%s): %s, %d trigger(s) %s, write lock held %.2f ms", src->name,
                  src->path, freeze ? "frozen" : "unfrozen", job.changed,
                  freeze ? "created" : "dropped", stats.hold_ms);
@@ -389,7 +446,7 @@ int ctl_freeze_main(int argc, char **argv)
         if (source ? strcmp(s->name, source) != 0 : strcmp(s->domain, domain) != 0)
             continue;
         done++;
-        if (run_source(prog, conf, s, freeze) < 0)
+        if (ctl_freeze_source(prog, conf, s, freeze, stdout) < 0)
             failed++;
     }
     if (done == 0) {

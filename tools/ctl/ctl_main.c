@@ -23,6 +23,10 @@ static const subcommand_t subcommands[] = {
     {"replay", ctl_replay_main,
      "move a domain's stored offsets back (earliest, an offset or a time)"},
     {"dlq", ctl_dlq_main, "list, resolve and re-drive dead letters"},
+    {"resnapshot", ctl_resnapshot_main,
+     "ask the running producer to re-snapshot a source, a table or listed keys"},
+    {"cutover", ctl_cutover_main,
+     "freeze, drain, audit, finalise the target and hand a domain to PostgreSQL"},
     {"status", ctl_status_main,
      "per domain: backlog, lag, workers, dead letters, parity; READY TO FREEZE / DRAINED"},
 };

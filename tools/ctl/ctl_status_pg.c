@@ -17,6 +17,7 @@
 
 #include "cdc_alloc.h"
 #include "cdc_log.h"
+#include "ctl.h"
 #include "ctl_status_int.h"
 
 /* The sink's DDL lock (sink_schema.c): creating _cdc_freeze under it never races the
@@ -276,6 +277,19 @@ void cdc_ctl_status_read_pg(const cdc_config_t *conf, cdc_ctl_domain_t *dom)
     r = NULL;
     if (!have[T_FREEZE]) {
         have[T_FREEZE] = ensure_freeze_table(conn, dom);
+    }
+    /* The producer's dead letters are only on <prefix>.<domain>.dlq: import them first
+     * (docs/operate.md "cdc-ctl dlq") so the count below includes them. The sink's metadata
+     * DDL creates _cdc_dead_letters together with the outbox and tombstones sync reads. */
+    if (have[T_DEAD] && have[T_OUTBOX]) {
+        char err[1024];
+        long n = ctl_dlq_sync(conf, dom->conf->name, conn, err, sizeof err);
+        if (n < 0)
+            cdc_ctl_reasons_add(&dom->errors,
+                                "domain %s: importing the producer's dead letters: %s",
+                                dom->conf->name, err);
+        else if (n > 0)
+            cdc_log_info("domain %s: %ld producer dead letter(s) imported", dom->conf->name, n);
     }
     /* One snapshot for every read below. */
     PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
