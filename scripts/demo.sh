@@ -8,7 +8,8 @@
 #   4. keeps the applications writing (cdc-workload) while everything streams
 #   5. shows `cdc-ctl status` reaching READY TO FREEZE
 #   6. proves parity with the audit: the seed figures on both sides, SHA-256 per table
-#   7. tears everything down
+#   7. cuts over all three domains (freeze, drain, audit, finalise) and prints the reports
+#   8. tears everything down
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -84,6 +85,17 @@ sqlite3 "$CDC_DATA_DIR/epic7_sales_automation.db" "
   SELECT 'source crm_contacts: ' || COUNT(*) || ' contacts, pipeline \$' ||
          printf('%.2f', SUM(estimated_value)) FROM crm_contacts;"
 
-step "7. tear down"
+step "7. cutover of every domain (cdc-ctl cutover: freeze, drain, audit, finalise, mark)"
+for domain in crm f500 analytics; do
+  echo "--- $domain ---"
+  "$bin/tools/ctl/cdc-ctl" cutover -c "$config" --domain "$domain" \
+    --evidence-dir "$root/demo-data/evidence-$domain" 2>>"$logs/cutover-$domain.log" |
+    tee "$logs/report-$domain.txt" |
+    grep -E '^cutover|^freeze|^timings|  check |^target finalisation|ORPHAN|  orphan ' |
+    sed -n '1,24p'
+done
+echo "(full reports: demo-data/logs/report-*.txt; evidence backups: demo-data/evidence-*)"
+
+step "8. tear down"
 cdc_stack_down
 echo "demo finished; worker logs are in demo-data/logs/"
