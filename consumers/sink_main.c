@@ -204,6 +204,7 @@ int main(int argc, char **argv)
         fprintf(stderr, ")\n");
         goto out;
     }
+    cdc_log_set_context("domain", domain); /* every line of this worker names its domain */
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

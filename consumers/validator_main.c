@@ -288,6 +288,7 @@ int main(int argc, char **argv)
         fprintf(stderr, ")\n");
         goto out;
     }
+    cdc_log_set_context("domain", opts.domain ? opts.domain : "all");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

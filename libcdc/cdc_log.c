@@ -10,12 +10,20 @@
 static const char *log_component = "cdc";
 static cdc_log_level_t log_level = CDC_LOG_INFO;
 static cdc_log_format_t log_format = CDC_LOG_KV;
+static char log_ctx_key[32];
+static char log_ctx_value[128];
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void cdc_log_set_component(const char *component)
 {
     log_component = component;
+}
+
+void cdc_log_set_context(const char *key, const char *value)
+{
+    snprintf(log_ctx_key, sizeof(log_ctx_key), "%s", key ? key : "");
+    snprintf(log_ctx_value, sizeof(log_ctx_value), "%s", key && value ? value : "");
 }
 
 void cdc_log_set_level(cdc_log_level_t level)
@@ -114,13 +122,23 @@ void cdc_log_vwrite(cdc_log_level_t level, const char *fmt, va_list ap)
     cdc_log_mask_secrets(msg);
     flockfile(stderr);
     if (log_format == CDC_LOG_JSON) {
-        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"", ts,
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",", ts,
                 level_names[level], log_component);
+        if (log_ctx_key[0]) {
+            fputc('"', stderr);
+            put_json_escaped(stderr, log_ctx_key);
+            fputs("\":\"", stderr);
+            put_json_escaped(stderr, log_ctx_value);
+            fputs("\",", stderr);
+        }
+        fputs("\"msg\":\"", stderr);
         put_json_escaped(stderr, msg);
         fputs("\"}\n", stderr);
     } else {
-        fprintf(stderr, "ts=%s level=%s component=%s msg=\"", ts, level_names[level],
-                log_component);
+        fprintf(stderr, "ts=%s level=%s component=%s ", ts, level_names[level], log_component);
+        if (log_ctx_key[0])
+            fprintf(stderr, "%s=%s ", log_ctx_key, log_ctx_value);
+        fputs("msg=\"", stderr);
         for (const char *p = msg; *p; p++) {
             if (*p == '"' || *p == '\\')
                 fputc('\\', stderr);

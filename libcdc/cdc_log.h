@@ -27,6 +27,10 @@ typedef enum {
 /* Component name written in every line (e.g. "producer"); the string must outlive the
  * logger (pass a literal). */
 void cdc_log_set_component(const char *component);
+/* A field written in every line after the component, e.g. ("domain", "crm"): the sink and
+ * the validator set their domain, so every line of a worker names it. Both strings are
+ * copied; (NULL, NULL) clears it. Lines about one source name it in the message. */
+void cdc_log_set_context(const char *key, const char *value);
 void cdc_log_set_level(cdc_log_level_t level);
 void cdc_log_set_format(cdc_log_format_t format);
 /* Parses "error|warn|info|debug"; returns -1 on an unknown name. */

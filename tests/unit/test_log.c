@@ -86,6 +86,30 @@ static void test_json_format(void **state)
     cdc_log_set_format(CDC_LOG_KV);
 }
 
+static void log_with_context(void)
+{
+    cdc_log_set_component("sink");
+    cdc_log_set_level(CDC_LOG_INFO);
+    cdc_log_set_context("domain", "crm");
+    cdc_log_info("batch applied");
+    cdc_log_set_context(NULL, NULL);
+    cdc_log_info("no context");
+}
+
+static void test_context_in_every_line(void **state)
+{
+    (void)state;
+    cdc_log_set_format(CDC_LOG_KV);
+    char *out = capture_stderr(log_with_context);
+    assert_non_null(strstr(out, "component=sink domain=crm msg=\"batch applied\""));
+    assert_non_null(strstr(out, "component=sink msg=\"no context\""));
+    cdc_log_set_format(CDC_LOG_JSON);
+    out = capture_stderr(log_with_context);
+    assert_non_null(
+        strstr(out, "\"component\":\"sink\",\"domain\":\"crm\",\"msg\":\"batch applied\""));
+    cdc_log_set_format(CDC_LOG_KV);
+}
+
 static void test_parse_names(void **state)
 {
     (void)state;
@@ -102,11 +126,9 @@ static void test_parse_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_conninfo_password),
-        cmocka_unit_test(test_mask_url_password),
-        cmocka_unit_test(test_kv_format_and_levels),
-        cmocka_unit_test(test_json_format),
-        cmocka_unit_test(test_parse_names),
+        cmocka_unit_test(test_mask_conninfo_password), cmocka_unit_test(test_mask_url_password),
+        cmocka_unit_test(test_kv_format_and_levels),   cmocka_unit_test(test_json_format),
+        cmocka_unit_test(test_context_in_every_line),  cmocka_unit_test(test_parse_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
