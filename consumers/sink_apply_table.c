@@ -171,11 +171,19 @@ static void build_sql(tctx_t *x)
     cdc_buf_printf(&b,
                    " AND NOT EXISTS (SELECT 1 FROM _cdc_tombstones tb WHERE tb.target_table = $3"
                    " AND tb.key = s._k AND (tb.epoch, tb.pos) >= (s._e, s._p)) AND %s"
-                   " ON CONFLICT (",
+                   " ON CONFLICT ",
                    floor_sql);
-    for (size_t k = 0; k < t->nkeys; k++)
-        cdc_buf_printf(&b, "%s%s", k > 0 ? ", " : "", t->col_q[t->key_cols[k]]);
-    cdc_buf_put_str(&b, ") DO UPDATE SET ");
+    /* A pre-created table may carry the key as a named unique constraint (its own primary
+     * key filled by a default); a unique index is inferred from the key columns. */
+    if (t->conflict != NULL) {
+        cdc_buf_put_str(&b, t->conflict);
+    } else {
+        cdc_buf_put_byte(&b, '(');
+        for (size_t k = 0; k < t->nkeys; k++)
+            cdc_buf_printf(&b, "%s%s", k > 0 ? ", " : "", t->col_q[t->key_cols[k]]);
+        cdc_buf_put_byte(&b, ')');
+    }
+    cdc_buf_put_str(&b, " DO UPDATE SET ");
     for (size_t i = 0; i < t->ncols; i++)
         if (t->cols[i].pk_index == 0)
             cdc_buf_printf(&b, "%s = EXCLUDED.%s, ", t->col_q[i], t->col_q[i]);

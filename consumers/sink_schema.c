@@ -137,6 +137,8 @@ void cdc_sink_schema_table_free(cdc_sink_table_t *t)
     free(t->col_q);
     free(t->cast_type);
     free(t->key_cols);
+    free(t->unique_key);
+    free(t->conflict);
     free(t->source);
     free(t->table);
     free(t->target_full);
@@ -176,6 +178,9 @@ cdc_sink_table_t *cdc_sink_schema_table_new(const cdc_config_t *conf, const char
     t->col_q = cdc_calloc(ncols > 0 ? ncols : 1, sizeof(char *));
     t->cast_type = cdc_calloc(ncols > 0 ? ncols : 1, sizeof(char *));
     t->key_cols = cdc_calloc(ncols > 0 ? ncols : 1, sizeof(size_t));
+    for (size_t i = 0; i < src->target_unique_keys.count && t->unique_key == NULL; i++)
+        if (strcmp(src->target_unique_keys.items[i].key, table) == 0)
+            t->unique_key = cdc_strdup(src->target_unique_keys.items[i].value);
     t->ncols = ncols;
     for (size_t i = 0; i < ncols; i++) {
         t->cols[i] = cols[i];
@@ -314,24 +319,11 @@ static cdc_sink_pg_class_t create_table(PGconn *conn, cdc_sink_table_t *t, char 
     return cls;
 }
 
-/* A pre-created table must have the source key as its primary key (as a set). */
-static cdc_sink_pg_class_t check_key(PGconn *conn, cdc_sink_table_t *t, char *errstr,
-                                     size_t errstr_size)
+/* 1 when the attname rows of res (column 0) are the source key columns as a set. */
+static int is_source_key(const cdc_sink_table_t *t, PGresult *res)
 {
-    const char *params[1] = {t->target_q};
-    PGresult *res = NULL;
-    cdc_sink_pg_class_t cls;
-    int n, ok;
+    int n = PQntuples(res), ok = (size_t)n == t->nkeys;
 
-    cls = cdc_sink_pg_exec(conn,
-                           "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
-                           " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
-                           " WHERE i.indrelid = $1::regclass AND i.indisprimary",
-                           1, params, &res, errstr, errstr_size);
-    if (cls != CDC_SINK_PG_OK)
-        return cls;
-    n = PQntuples(res);
-    ok = (size_t)n == t->nkeys;
     for (int r = 0; ok && r < n; r++) {
         int found = 0;
         for (size_t k = 0; k < t->nkeys && !found; k++) {
@@ -342,22 +334,98 @@ static cdc_sink_pg_class_t check_key(PGconn *conn, cdc_sink_table_t *t, char *er
         }
         ok = found;
     }
-    if (!ok) {
-        cdc_buf_t want = CDC_BUF_INIT, have = CDC_BUF_INIT;
-        for (size_t k = 0; k < t->nkeys; k++)
-            cdc_buf_printf(&want, "%s%s", k > 0 ? ", " : "", t->cols[t->key_cols[k]].name);
-        for (int r = 0; r < n; r++)
-            cdc_buf_printf(&have, "%s%s", r > 0 ? ", " : "", PQgetvalue(res, r, 0));
-        snprintf(errstr, errstr_size,
-                 "pre-created target table %s (source %s table %s): its primary key is (%s), "
-                 "the source key is (%s)",
-                 t->target, t->source, t->table, n > 0 ? cdc_buf_cstr(&have) : "none",
-                 cdc_buf_cstr(&want));
-        cdc_buf_free(&want);
-        cdc_buf_free(&have);
-        cls = CDC_SINK_PG_FATAL;
+    return ok;
+}
+
+/* "a, b" of the attname rows of res, or "none". */
+static void put_names(cdc_buf_t *b, PGresult *res)
+{
+    for (int r = 0; r < PQntuples(res); r++)
+        cdc_buf_printf(b, "%s%s", r > 0 ? ", " : "", PQgetvalue(res, r, 0));
+    if (PQntuples(res) == 0)
+        cdc_buf_put_str(b, "none");
+}
+
+/* The unique constraint or index t->unique_key of the target table, if usable by ON CONFLICT
+ * (not partial, no expressions, not deferrable, valid): its columns and whether it is a
+ * constraint. A constraint's index has the constraint's name, so either name matches. */
+static const char unique_sql[] =
+    "SELECT a.attname, con.oid IS NOT NULL FROM pg_index i"
+    " JOIN pg_class ic ON ic.oid = i.indexrelid"
+    " LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+    " AND con.contype IN ('u', 'p')"
+    " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+    " WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate"
+    " AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = i.indnatts"
+    " AND (ic.relname = $2 OR con.conname = $2)";
+
+/* A pre-created table must have the source key as its primary key (as a set), or as the
+ * unique constraint/index the config names (target_unique_keys): the upsert's conflict
+ * target. Its own primary key is then filled by its default. */
+static cdc_sink_pg_class_t check_key(PGconn *conn, cdc_sink_table_t *t, char *errstr,
+                                     size_t errstr_size)
+{
+    const char *params[2] = {t->target_q, t->unique_key};
+    PGresult *res = NULL, *ures = NULL;
+    cdc_buf_t want = CDC_BUF_INIT, have = CDC_BUF_INIT, uniq = CDC_BUF_INIT;
+    cdc_sink_pg_class_t cls;
+
+    free(t->conflict);
+    t->conflict = NULL;
+    cls = cdc_sink_pg_exec(conn,
+                           "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+                           " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+                           " WHERE i.indrelid = $1::regclass AND i.indisprimary",
+                           1, params, &res, errstr, errstr_size);
+    if (cls != CDC_SINK_PG_OK || is_source_key(t, res))
+        goto out;
+    if (t->unique_key != NULL) {
+        cls = cdc_sink_pg_exec(conn, unique_sql, 2, params, &ures, errstr, errstr_size);
+        if (cls != CDC_SINK_PG_OK)
+            goto out;
+        if (is_source_key(t, ures)) {
+            if (strcmp(PQgetvalue(ures, 0, 1), "t") == 0) {
+                char *q = cdc_sink_pg_ident_quote(t->unique_key);
+                t->conflict = cdc_asprintf("ON CONSTRAINT %s", q);
+                free(q);
+            }
+            cdc_log_info("pre-created target table %s: upserts on unique key %s", t->target,
+                         t->unique_key);
+            goto out;
+        }
     }
+    for (size_t k = 0; k < t->nkeys; k++)
+        cdc_buf_printf(&want, "%s%s", k > 0 ? ", " : "", t->cols[t->key_cols[k]].name);
+    put_names(&have, res);
+    if (t->unique_key == NULL)
+        cdc_buf_printf(&uniq,
+                       "; set target_unique_keys: {%s: <name>} of source %s to a UNIQUE "
+                       "constraint or unique index over (%s)",
+                       t->table, t->source, cdc_buf_cstr(&want));
+    else if (PQntuples(ures) == 0)
+        cdc_buf_printf(&uniq,
+                       "; target_unique_keys of source %s names %s, which is no unique "
+                       "constraint or index of %s usable by ON CONFLICT (not partial, no "
+                       "expressions, not deferrable)",
+                       t->source, t->unique_key, t->target);
+    else {
+        cdc_buf_printf(&uniq, "; target_unique_keys of source %s names %s, which covers (",
+                       t->source, t->unique_key);
+        put_names(&uniq, ures);
+        cdc_buf_put_str(&uniq, "), not the source key");
+    }
+    snprintf(errstr, errstr_size,
+             "pre-created target table %s (source %s table %s): its primary key is (%s), "
+             "the source key is (%s)%s",
+             t->target, t->source, t->table, cdc_buf_cstr(&have), cdc_buf_cstr(&want),
+             cdc_buf_cstr(&uniq));
+    cls = CDC_SINK_PG_FATAL;
+out:
+    cdc_buf_free(&want);
+    cdc_buf_free(&have);
+    cdc_buf_free(&uniq);
     PQclear(res);
+    PQclear(ures);
     return cls;
 }
 

@@ -39,6 +39,8 @@ struct cdc_sink_table_s {
     char **cast_type; /* target type to CAST staged text to; NULL: assign the text as is */
     size_t nkeys;
     size_t *key_cols; /* index into cols of key part k (pk_index k + 1) */
+    char *unique_key; /* config target_unique_keys entry of this table; NULL: none */
+    char *conflict;   /* upsert's ON CONFLICT target ("ON CONSTRAINT x"); NULL: key columns */
     struct cdc_sink_table_s *next;
 };
 
@@ -67,8 +69,10 @@ int cdc_sink_schema_table_matches(const cdc_sink_table_t *t, const char *source,
 /*
  * In one transaction: registers t's target name in _cdc_tables (FATAL when another
  * (domain, source, table) or another full name holds it), creates the table when absent or
- * verifies the pre-created one (its primary key must be the source key; missing columns
- * and _cdc_ columns are added), then reads the actual column types into t->cast_type.
+ * verifies the pre-created one (its primary key must be the source key, or t->unique_key
+ * must name a unique constraint or index over exactly the source key, which then sets
+ * t->conflict; missing columns and _cdc_ columns are added), then reads the actual column
+ * types into t->cast_type.
  */
 cdc_sink_pg_class_t cdc_sink_schema_table_setup(PGconn *conn, const char *domain,
                                                 cdc_sink_table_t *t, char *errstr,

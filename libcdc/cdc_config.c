@@ -62,6 +62,11 @@ static const field_t source_fields[] = {
      "{}", 0, 0, 0, "Key columns for tables without a declared key: `{table: [col, ...]}`."},
     {"columns", FT_KVMAP, offsetof(cdc_source_t, columns), 0, 0, NULL, "{}", 0, 0, 0,
      "Per-column type overrides: `{table.column: \"decimal(14,2)\"}` (docs/type-mapping.md)."},
+    {"target_unique_keys", FT_KVMAP, offsetof(cdc_source_t, target_unique_keys), 0, 0, NULL, "{}",
+     0, 0, 0,
+     "`{table: constraint_name}`: for a pre-created target table whose primary key is not the "
+     "source key: the name of a UNIQUE constraint or unique index over exactly the source key "
+     "columns; the sink upserts on it."},
     END_FIELDS,
 };
 
@@ -639,6 +644,7 @@ void cdc_config_destroy(cdc_config_t *c)
         }
         free(s->keys);
         kvlist_free(&s->columns);
+        kvlist_free(&s->target_unique_keys);
     }
     free(c->sources);
     for (size_t i = 0; i < c->n_domains; i++) {

@@ -46,7 +46,8 @@ typedef struct cdc_source_s {
     char *table_prefix;   /* default "" */
     cdc_table_keys_t *keys;
     size_t n_keys;
-    cdc_kvlist_t columns; /* "table.column" -> declared type override */
+    cdc_kvlist_t columns;            /* "table.column" -> declared type override */
+    cdc_kvlist_t target_unique_keys; /* table -> UNIQUE constraint/index over the key */
 } cdc_source_t;
 
 typedef struct cdc_domain_s {

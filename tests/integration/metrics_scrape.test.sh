@@ -204,7 +204,9 @@ ok "stream: backlog back to 0, acknowledge holds observed, sent = applied + supe
 se_producer_stop
 for dom in crm analytics f500; do
     u=${SU[$dom]}
-    for i in $(seq 1 60); do
+    # Up to 60 s: the last records (the producer's final heartbeats) wait for their batch
+    # and the gauge is refreshed every 0.5 s; a loaded machine stretches both.
+    for i in $(seq 1 240); do
         [[ $(get max "$u" cdc_sink_lag_seconds) == 0 && $(get max "$u" cdc_sink_lag_messages) == 0 ]] && break
         sleep 0.25
     done

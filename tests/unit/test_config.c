@@ -76,6 +76,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->sources[0].tables.count, 1);
     assert_string_equal(c->sources[0].tables.items[0], "*");
     assert_string_equal(c->sources[0].table_prefix, "");
+    assert_int_equal(c->sources[0].target_unique_keys.count, 0);
     assert_string_equal(c->sources[0].path, "/base/a.db");
     assert_null(c->registry_url);
     assert_string_equal(c->producer.state_dir, "/base/cdc-state");
@@ -98,6 +99,7 @@ static void test_keys_columns_and_checks(void **state)
                               "    tables: [a, 'b c']\n"
                               "    keys: {nokey: [x, y], other: z}\n"
                               "    columns: {a.v: 'decimal(14,2)'}\n"
+                              "    target_unique_keys: {contacts: contacts_external_id_key}\n"
                               "checks:\n"
                               "  - {name: n, domain: crm, source: s, source_sql: q1, "
                               "target_sql: q2}\n");
@@ -111,6 +113,9 @@ static void test_keys_columns_and_checks(void **state)
     assert_string_equal(s->keys[1].columns.items[0], "z");
     assert_string_equal(s->columns.items[0].key, "a.v");
     assert_string_equal(s->columns.items[0].value, "decimal(14,2)");
+    assert_int_equal(s->target_unique_keys.count, 1);
+    assert_string_equal(s->target_unique_keys.items[0].key, "contacts");
+    assert_string_equal(s->target_unique_keys.items[0].value, "contacts_external_id_key");
     assert_int_equal(c->domains[0].partitions, 2);
     assert_string_equal(c->checks[0].target_sql, "q2");
     cdc_config_destroy(c);
@@ -162,6 +167,10 @@ static void test_errors_name_line_and_key(void **state)
 
     e = load_err("domains: [{name: crm, target: t, partitions: zero}]\nsources: []\n");
     assert_non_null(strstr(e, "`partitions` must be an integer"));
+
+    e = load_err("domains: [{name: crm, target: t}]\n"
+                 "sources: [{name: a, domain: crm, path: x, target_unique_keys: [k]}]\n");
+    assert_non_null(strstr(e, "target_unique_keys"));
 
     e = load_err("domains: [{name: crm}]\nsources: []\n");
     assert_non_null(strstr(e, "required key `target`"));
