@@ -84,7 +84,7 @@ cdc_stack_on_down "kill ${SE_PID[validator]} 2>/dev/null; wait ${SE_PID[validato
 # ---- 2. the format ----------------------------------------------------------------------
 wait_up() { # wait_up PORT NAME
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 300); do # up to 60 s: the producer installs capture on 20 files first
         [[ $(M status "$(url "$1")" 2>/dev/null) == 200 ]] && return 0
         sleep 0.2
     done
