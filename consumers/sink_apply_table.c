@@ -414,6 +414,8 @@ out:
     return st;
 }
 
+#define STAGE_ANALYZE_ROWS 200 /* staged rows from which the stage gets statistics */
+
 static cdc_sink_status_t stage_rows(tctx_t *x)
 {
     const cdc_sink_table_t *t = x->t;
@@ -430,6 +432,7 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
     /* Emptied by every commit; a rollback takes the rows (or the new table) away too. */
     cdc_buf_put_str(&sql, ") ON COMMIT DELETE ROWS");
     st = cdc_sink_db_status_of(texec(x, cdc_buf_cstr(&sql), 0, NULL, NULL));
+    size_t staged = 0;
     for (size_t i = 0; i < x->n && st == CDC_SINK_OK; i++) {
         size_t bad = SIZE_MAX;
         if (stage_row(x, i, &line, &bad, err, sizeof err) != 0) {
@@ -440,12 +443,22 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
             continue;
         }
         cdc_buf_put(&data, line.data, line.len);
+        staged++;
     }
     if (st == CDC_SINK_OK && data.len > 0) {
         cdc_buf_reset(&sql);
         cdc_buf_printf(&sql, "COPY %s FROM STDIN", x->stage);
         st = cdc_sink_db_status_of(cdc_sink_pg_copy(x->c->db->conn, cdc_buf_cstr(&sql), data.data,
                                                     data.len, x->c->errstr, x->c->errstr_size));
+    }
+    /* A temporary table is never analyzed by autovacuum: without statistics the planner
+     * joins the upsert's RETURNING rows back to the stage with a nested loop, quadratic
+     * in the batch (bench: 2.2 s of a 5,000-row batch's 2.25 s). Small batches plan fine
+     * and should not pay for the ANALYZE. */
+    if (st == CDC_SINK_OK && staged >= STAGE_ANALYZE_ROWS) {
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql, "ANALYZE %s", x->stage);
+        st = cdc_sink_db_status_of(texec(x, cdc_buf_cstr(&sql), 0, NULL, NULL));
     }
     cdc_buf_free(&data);
     cdc_buf_free(&line);
