@@ -33,6 +33,20 @@ target_digest() {
           FROM (SELECT contact_id, lead_score, estimated_value, notes, _cdc_epoch, _cdc_pos FROM crm_contacts) c
         UNION ALL SELECT 'rows', count(*)::text FROM crm_contacts) x"
 }
+# The producer may still be sending its snapshot while the first records are applied:
+# wait until its "snapshot of ... done" lines stop growing for 2 s before the first
+# catch-up, or the baseline audit finds rows that were not sent yet.
+prev=-1 still=0
+for i in $(seq 1 300); do
+    n=$(grep -c "snapshot of .* done" "$DIR/producer.log" || true)
+    if ((n > 0 && n == prev)); then
+        ((++still >= 10)) && break
+    else
+        still=0
+    fi
+    prev=$n
+    sleep 0.2
+done
 caught_up
 # Some application writes, after a moment, so that a time in between splits the topic.
 sleep 1.2
@@ -42,6 +56,15 @@ sleep 0.3
 for i in 1 2 3 4 5; do
     sqlite3 -cmd ".timeout 1000" "$DIR/data/epic7_sales_automation.db" \
         "UPDATE crm_contacts SET lead_score = lead_score + 1 WHERE rowid = $i"
+done
+# The producer acknowledges a change only after Kafka confirmed it: once the file's
+# acknowledged sequence covers the updates, the high watermark read by caught_up does too.
+for i in $(seq 1 300); do
+    acked=$(sqlite3 -cmd ".timeout 1000" "$DIR/data/epic7_sales_automation.db" \
+        "SELECT (SELECT value FROM _cdc_state WHERE key = 'acked_seq') >=
+                (SELECT coalesce(max(seq), 0) FROM _cdc_changes)")
+    [[ $acked == 1 ]] && break
+    sleep 0.2
 done
 caught_up
 before=$(target_digest)
