@@ -9,7 +9,7 @@ packages=(
   librdkafka-dev libavro-dev libsqlite3-dev sqlite3 libpq-dev libyaml-dev libjansson-dev
   libcurl4-openssl-dev libcmocka-dev liblz4-dev
   postgresql postgresql-contrib
-  kcat python3 python3-avro python3-confluent-kafka python3-yaml time
+  kcat jq python3 python3-avro python3-confluent-kafka python3-yaml time
   procps iproute2 util-linux psmisc
 )
 
