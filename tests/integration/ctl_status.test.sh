@@ -165,6 +165,9 @@ ok "nothing running: not ready (no heartbeat, parity unknown), exit 1; JSON fiel
 
 # ---- 3. READY ------------------------------------------------------------------------------------
 start_producer
+# A producer whose heartbeats no sink has applied yet (a source just added): not ready, even
+# while the partitions' lag in seconds is still under the threshold.
+wait_reason "source epic7: no heartbeat applied yet on [1-6] of 6 partitions" 30 --max-lag-seconds 600
 start_sink
 start_validator
 # --max-lag-seconds 0: READY only once nothing at all waits (the initial sync is applied).

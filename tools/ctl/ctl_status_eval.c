@@ -259,6 +259,19 @@ static void eval_ready_sources(cdc_ctl_domain_t *dom, const cdc_ctl_status_opts_
             cdc_ctl_reasons_add(&dom->not_ready,
                                 "source %s: producer stopped (last heartbeat %.1f s ago > %g s)",
                                 s->name, s->hb_age_s, opts->heartbeat_timeout_s);
+        /* A source whose heartbeat is not yet applied on some partition (a source just
+         * added, a snapshot still in flight) has records that no lag figure covers yet:
+         * the partition's lag only counts what is already in Kafka. */
+        if (s->newest.present && dom->nparts > 0 && s->applied_epoch < 0) {
+            int missing = 0, first = -1;
+            for (int p = 0; p < dom->nparts; p++)
+                if (!s->hb_applied[p].present && missing++ == 0)
+                    first = p;
+            cdc_ctl_reasons_add(&dom->not_ready,
+                                "source %s: no heartbeat applied yet on %d of %d partitions"
+                                " (partition %d; snapshot or first records not applied)",
+                                s->name, missing, dom->nparts, first);
+        }
         if (bl > opts->max_lag_s)
             cdc_ctl_reasons_add(&dom->not_ready,
                                 "source %s: producer backlog %" PRId64
