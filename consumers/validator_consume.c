@@ -1,5 +1,6 @@
 /*
- * validator_consume: <prefix>.validation -> parity state (validator_consume.h).
+ * validator_consume: <prefix>.validation -> parity state (validator_consume.h): the loop,
+ * partition assignments and batches; validator_setup.c opens and closes what it uses.
  */
 #include "validator_consume.h"
 
@@ -10,87 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "cdc_alloc.h"
-#include "cdc_kafka.h"
 #include "cdc_log.h"
-#include "parity_record.h"
-#include "validator_metrics.h"
-#include "validator_state.h"
+#include "validator_consume_int.h"
 
-#define KAFKA_TIMEOUT_MS 10000
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS   5000
-#define START_DB_TRIES   8
-#define PRUNE_EVERY_MS   600000 /* _cdc_validator_seen */
-
-typedef struct vdb_s {
-    const char *conninfo; /* borrowed from the config */
-    const char **names;   /* domain names of this target */
-    size_t *gidx;         /* their indexes in the validator's domain list */
-    size_t n;
-    cdc_vstate_t *st;
-} vdb_t;
-
-typedef struct vpart_s {
-    int assigned;
-    int64_t *next; /* per domain (validator's list): stored next offset */
-    int64_t read;  /* next offset expected from the broker */
-    int64_t end;   /* --once: high watermark at assignment */
-    int seeked;    /* a seek to `read` is pending: larger offsets are stale until it lands */
-    int seek_tries;
-    rd_kafka_message_t **msgs; /* the open batch */
-    cdc_parity_rec_t *recs;    /* decoded, parallel to msgs */
-    int *dom;                  /* domain index of each, -1: skipped */
-    size_t nmsgs, cap;
-    int64_t batch_end;
-    int64_t opened_ms;
-} vpart_t;
-
-typedef struct validator_s {
-    const cdc_config_t *conf;
-    const cdc_validator_opts_t *opts;
-    char *topic;
-    rd_kafka_t *rk;
-    const char **domains; /* selected domain names */
-    size_t *dom_db;       /* target handle of each domain */
-    size_t *dom_local;    /* index within that handle */
-    size_t ndomains;
-    vdb_t *dbs;
-    size_t ndbs;
-    vpart_t *parts;
-    int32_t nparts;
-    int assigned, failed;
-    char err[1024];
-    cdc_vstate_stats_t total;
-    uint64_t skipped, batches;
-    int64_t pruned_ms;
-    cdc_vmetrics_t *metrics; /* NULL: metrics off (validator_metrics.h) */
-} validator_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int next_backoff(int ms)
-{
-    return ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
-}
-
-static int stopping(const validator_t *v)
-{
-    return v->opts->stop && *v->opts->stop;
-}
+#define PRUNE_EVERY_MS 600000 /* _cdc_validator_seen */
 
 __attribute__((format(printf, 2, 3))) static void fail(validator_t *v, const char *fmt, ...)
 {
@@ -116,7 +41,7 @@ static vpart_t *part_get(validator_t *v, int32_t partition)
     return &v->parts[partition];
 }
 
-static void drop_batch(vpart_t *p)
+void cdc_validator_drop_batch(vpart_t *p)
 {
     for (size_t i = 0; i < p->nmsgs; i++) {
         cdc_parity_rec_clear(&p->recs[i]);
@@ -210,7 +135,7 @@ static void on_assign(validator_t *v, rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt && !v->failed; i++) {
         vpart_t *p = part_get(v, parts->elems[i].partition);
-        drop_batch(p);
+        cdc_validator_drop_batch(p);
         if (claim(v, parts->elems[i].partition, p) < 0)
             break;
         p->assigned = 1;
@@ -237,15 +162,15 @@ static void on_revoke(validator_t *v, const rd_kafka_topic_partition_list_t *par
         vpart_t *p = &v->parts[partition];
         if (p->nmsgs > 0 && !v->failed)
             apply_batch(v, partition, 1); /* nobody holds it until we return (eager) */
-        drop_batch(p);
+        cdc_validator_drop_batch(p);
         p->assigned = 0;
     }
     rd_kafka_assign(v->rk, NULL);
     v->assigned = 0;
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+void cdc_validator_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     validator_t *v = opaque;
     (void)rk;
@@ -381,13 +306,13 @@ static int apply_batch(validator_t *v, int32_t partition, int max_attempts)
         if (st == CDC_SINK_OK) {
             v->batches++;
             p->read = p->batch_end;
-            drop_batch(p);
+            cdc_validator_drop_batch(p);
             rc = 0;
             break;
         }
         if (st == CDC_SINK_FENCED) {
             cdc_log_warn("%s; dropping the batch and re-reading the stored offsets", err);
-            drop_batch(p);
+            cdc_validator_drop_batch(p);
             if (claim(v, partition, p) == 0 && p->assigned) {
                 seek_to(v, partition, p->read);
                 p->seeked = 1;
@@ -447,141 +372,6 @@ static void prune(validator_t *v, int force)
         cdc_vstate_prune(v->dbs[g].st);
 }
 
-/* Selected domains grouped by target conninfo, each target opened (with retries). */
-static int open_targets(validator_t *v, char *errstr, size_t errstr_size)
-{
-    const cdc_config_t *c = v->conf;
-
-    v->domains = cdc_calloc(c->n_domains + 1, sizeof(*v->domains));
-    v->dom_db = cdc_calloc(c->n_domains + 1, sizeof(*v->dom_db));
-    v->dom_local = cdc_calloc(c->n_domains + 1, sizeof(*v->dom_local));
-    v->dbs = cdc_calloc(c->n_domains + 1, sizeof(*v->dbs));
-    for (size_t i = 0; i < c->n_domains; i++) {
-        const cdc_domain_t *dm = &c->domains[i];
-        size_t g;
-        if (v->opts->domain && strcmp(v->opts->domain, dm->name) != 0)
-            continue;
-        for (g = 0; g < v->ndbs; g++)
-            if (strcmp(v->dbs[g].conninfo, dm->target) == 0)
-                break;
-        if (g == v->ndbs) {
-            v->dbs[g].conninfo = dm->target;
-            v->dbs[g].names = cdc_calloc(c->n_domains, sizeof(char *));
-            v->dbs[g].gidx = cdc_calloc(c->n_domains, sizeof(size_t));
-            v->ndbs++;
-        }
-        v->dom_db[v->ndomains] = g;
-        v->dom_local[v->ndomains] = v->dbs[g].n;
-        v->dbs[g].names[v->dbs[g].n] = dm->name;
-        v->dbs[g].gidx[v->dbs[g].n++] = v->ndomains;
-        v->domains[v->ndomains++] = dm->name;
-    }
-    if (v->ndomains == 0) {
-        snprintf(errstr, errstr_size, "no domain to validate (--domain %s not in %s)",
-                 v->opts->domain ? v->opts->domain : "?", c->path ? c->path : "the config");
-        return -1;
-    }
-    for (size_t g = 0; g < v->ndbs; g++) {
-        int backoff = BACKOFF_FIRST_MS * 4;
-        for (int attempt = 1;; attempt++) {
-            cdc_sink_status_t st = cdc_vstate_open(v->dbs[g].conninfo, v->dbs[g].names, v->dbs[g].n,
-                                                   &v->dbs[g].st, errstr, errstr_size);
-            if (st == CDC_SINK_OK)
-                break;
-            if (st != CDC_SINK_RETRIABLE || attempt >= START_DB_TRIES || stopping(v)) {
-                char why[768];
-                snprintf(why, sizeof why, "%s", errstr);
-                snprintf(errstr, errstr_size, "target database of domain %s: %s",
-                         v->dbs[g].names[0], why);
-                return -1;
-            }
-            cdc_log_warn("target database of domain %s (retrying in %d ms): %s", v->dbs[g].names[0],
-                         backoff, errstr);
-            sleep_ms(backoff);
-            backoff = next_backoff(backoff);
-        }
-    }
-    return 0;
-}
-
-static int setup(validator_t *v, char *errstr, size_t errstr_size)
-{
-    char *group = v->opts->domain
-                      ? cdc_asprintf("%s.validator.%s", v->conf->topic_prefix, v->opts->domain)
-                      : cdc_asprintf("%s.validator", v->conf->topic_prefix);
-    rd_kafka_conf_t *kc = NULL;
-    rd_kafka_topic_partition_list_t *sub = NULL;
-    cdc_topic_spec_t *all = NULL;
-    size_t nall = 0;
-    char err[512];
-    int rc = -1;
-
-    v->topic = cdc_asprintf("%s.validation", v->conf->topic_prefix);
-    if (open_targets(v, errstr, errstr_size) < 0)
-        goto out;
-    kc = cdc_kafka_conf_new(v->conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
-    if (!kc)
-        goto out;
-    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
-    rd_kafka_conf_set_opaque(kc, v);
-    v->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    if (!v->rk) {
-        rd_kafka_conf_destroy(kc);
-        snprintf(errstr, errstr_size, "cannot create the consumer of %s: %s", v->topic, err);
-        goto out;
-    }
-    rd_kafka_poll_set_consumer(v->rk);
-    nall = cdc_config_topics(v->conf, &all);
-    for (size_t i = 0; i < nall; i++)
-        if (all[i].kind == CDC_TOPIC_VALIDATION &&
-            cdc_kafka_check_topics(v->rk, &all[i], 1, KAFKA_TIMEOUT_MS, err, sizeof err) < 0) {
-            snprintf(errstr, errstr_size, "Kafka cluster: %s", err);
-            goto out;
-        }
-    sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, v->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(v->rk, sub);
-    if (e) {
-        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", v->topic, rd_kafka_err2str(e));
-        goto out;
-    }
-    cdc_log_info("validator: group %s, topic %s, %zu domain(s) in %zu target database(s)", group,
-                 v->topic, v->ndomains, v->ndbs);
-    rc = 0;
-out:
-    cdc_config_topics_free(all, nall);
-    if (sub)
-        rd_kafka_topic_partition_list_destroy(sub);
-    free(group);
-    return rc;
-}
-
-static void teardown(validator_t *v)
-{
-    if (v->rk) {
-        rd_kafka_consumer_close(v->rk);
-        rd_kafka_destroy(v->rk);
-    }
-    for (int32_t i = 0; i < v->nparts; i++) {
-        drop_batch(&v->parts[i]);
-        free(v->parts[i].next);
-        free(v->parts[i].msgs);
-        free(v->parts[i].recs);
-        free(v->parts[i].dom);
-    }
-    free(v->parts);
-    for (size_t g = 0; g < v->ndbs; g++) {
-        cdc_vstate_close(v->dbs[g].st);
-        free(v->dbs[g].names);
-        free(v->dbs[g].gidx);
-    }
-    free(v->dbs);
-    free(v->domains);
-    free(v->dom_db);
-    free(v->dom_local);
-    free(v->topic);
-}
-
 int cdc_validator_run(const cdc_config_t *conf, const cdc_validator_opts_t *opts, char *errstr,
                       size_t errstr_size)
 {
@@ -593,7 +383,7 @@ int cdc_validator_run(const cdc_config_t *conf, const cdc_validator_opts_t *opts
     v.conf = conf;
     v.opts = opts;
     v.pruned_ms = now_ms();
-    if (setup(&v, errstr, errstr_size) < 0)
+    if (cdc_validator_setup(&v, errstr, errstr_size) < 0)
         goto out;
     v.metrics = cdc_vmetrics_new(opts->metrics, v.domains, v.ndomains);
     while (!v.failed && !stopping(&v)) {
@@ -632,7 +422,7 @@ out:
                  " dead letters",
                  v.batches, v.total.records, v.total.duplicates, v.skipped, v.total.rows,
                  v.total.matches, v.total.superseded, v.total.mismatches, v.total.dead_letters);
-    teardown(&v);
+    cdc_validator_teardown(&v);
     cdc_vmetrics_destroy(v.metrics);
     return rc;
 }

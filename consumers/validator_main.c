@@ -16,19 +16,15 @@
 #include "cdc_metrics.h"
 #include "validator_consume.h"
 
+#define PROG             "cdc-validator"
 #define EXIT_OPERATIONAL 1
-#define EXIT_USAGE       2
+#define EXIT_USAGE       CDC_CLI_EXIT_USAGE
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_signal(int sig)
+static void usage(FILE *out, const char *prog)
 {
-    (void)sig;
-    stop_flag = 1;
-}
-
-static void usage(FILE *out)
-{
+    (void)prog; /* the text names the binary itself */
     fputs("Usage: cdc-validator -c CONFIG [--once] [--domain NAME] [--metrics-port PORT]\n"
           "                     [options]\n"
           "       cdc-validator -c CONFIG --audit [--domain NAME] [--source NAME] [--table T]\n"
@@ -88,20 +84,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "cdc-validator: %s: \"%s\" is not an integer in %ld..%ld\n", opt, s, lo,
-                hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int run_audit(const cdc_config_t *conf, const cdc_audit_opts_t *aopts)
 {
     char errstr[2048] = "";
@@ -114,7 +96,7 @@ static int run_audit(const cdc_config_t *conf, const cdc_audit_opts_t *aopts)
     case CDC_AUDIT_DIFFER:
         return EXIT_OPERATIONAL;
     case CDC_AUDIT_USAGE:
-        fprintf(stderr, "cdc-validator: %s\n", errstr);
+        fprintf(stderr, PROG ": %s\n", errstr);
         return EXIT_USAGE;
     default:
         cdc_log_error("audit: %s", errstr);
@@ -122,24 +104,88 @@ static int run_audit(const cdc_config_t *conf, const cdc_audit_opts_t *aopts)
     }
 }
 
+enum {
+    OPT_ONCE = CDC_CLI_OPT_FIRST_OWN,
+    OPT_BATCH_RECORDS,
+    OPT_BATCH_MS,
+    OPT_AUDIT,
+    OPT_SOURCE,
+    OPT_TABLE,
+    OPT_JSON,
+    OPT_MAX_KEYS,
+    OPT_METRICS_PORT,
+    OPT_METRICS_ADDRESS
+};
+
+/* What the options set: the two modes' options and the checks between them. */
+typedef struct validator_args_s {
+    cdc_validator_opts_t opts;
+    cdc_audit_opts_t aopts;
+    const char *audit_only; /* the last --audit-only option given, for the error */
+    int audit;
+    long metrics_port;
+    const char *metrics_addr;
+} validator_args_t;
+
+static int own_option(void *ctx, int c, const char *arg)
+{
+    validator_args_t *a = ctx;
+    long n;
+
+    switch (c) {
+    case 'd':
+        a->opts.domain = arg;
+        a->aopts.domain = arg;
+        break;
+    case OPT_ONCE:
+        a->opts.once = 1;
+        break;
+    case OPT_BATCH_RECORDS:
+        if (cdc_cli_long_option(PROG, "--batch-records", arg, 1, 100000, &n) != 0)
+            return EXIT_USAGE;
+        a->opts.batch_records = (int)n;
+        break;
+    case OPT_BATCH_MS:
+        if (cdc_cli_long_option(PROG, "--batch-ms", arg, 1, 600000, &n) != 0)
+            return EXIT_USAGE;
+        a->opts.batch_ms = (int)n;
+        break;
+    case OPT_AUDIT:
+        a->audit = 1;
+        break;
+    case OPT_SOURCE:
+        a->aopts.source = arg;
+        a->audit_only = "--source";
+        break;
+    case OPT_TABLE:
+        a->aopts.table = arg;
+        a->audit_only = "--table";
+        break;
+    case OPT_JSON:
+        a->aopts.json = 1;
+        a->audit_only = "--json";
+        break;
+    case OPT_MAX_KEYS:
+        if (cdc_cli_long_option(PROG, "--max-keys", arg, 0, 1000000, &n) != 0)
+            return EXIT_USAGE;
+        a->aopts.max_keys = (size_t)n;
+        a->audit_only = "--max-keys";
+        break;
+    case OPT_METRICS_PORT:
+        if (cdc_cli_parse_long(arg, 0, 65535, &a->metrics_port) != 0)
+            return cdc_cli_usage_error(PROG, "--metrics-port: \"%s\" is not a port 0..65535", arg);
+        break;
+    case OPT_METRICS_ADDRESS:
+        a->metrics_addr = arg;
+        break;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    enum {
-        OPT_ONCE = 256,
-        OPT_BATCH_RECORDS,
-        OPT_BATCH_MS,
-        OPT_AUDIT,
-        OPT_SOURCE,
-        OPT_TABLE,
-        OPT_JSON,
-        OPT_MAX_KEYS,
-        OPT_LOG_LEVEL,
-        OPT_LOG_FORMAT,
-        OPT_METRICS_PORT,
-        OPT_METRICS_ADDRESS
-    };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
+        CDC_CLI_COMMON_LONGOPTS,
         {"domain", required_argument, NULL, 'd'},
         {"once", no_argument, NULL, OPT_ONCE},
         {"batch-records", required_argument, NULL, OPT_BATCH_RECORDS},
@@ -149,175 +195,72 @@ int main(int argc, char **argv)
         {"table", required_argument, NULL, OPT_TABLE},
         {"json", no_argument, NULL, OPT_JSON},
         {"max-keys", required_argument, NULL, OPT_MAX_KEYS},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cdc_validator_opts_t opts = {0, NULL, 1000, 200, 30000, &stop_flag, NULL};
-    cdc_audit_opts_t aopts;
-    const char *config_path = NULL, *audit_only = NULL;
+    validator_args_t a = {
+        .opts = {0, NULL, 1000, 200, 30000, &stop_flag, NULL},
+        .metrics_addr = getenv("CDC_METRICS_ADDRESS"),
+    };
+    const cdc_cli_spec_t spec = {PROG, ":c:d:h", longopts, usage, own_option, &a};
+    cdc_validator_opts_t *opts = &a.opts;
+    const char *config_path = NULL;
     cdc_config_t *conf = NULL;
-    cdc_log_level_t level;
-    cdc_log_format_t format;
     char errstr[2048];
-    int c, rc = EXIT_USAGE, audit = 0;
-    long n, metrics_port = 0;
-    const char *metrics_addr = getenv("CDC_METRICS_ADDRESS");
+    int rc;
     cdc_metrics_server_t *metrics_srv = NULL;
 
     cdc_log_set_component("validator");
-    cdc_audit_opts_init(&aopts);
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            opts.domain = optarg;
-            aopts.domain = optarg;
-            break;
-        case OPT_ONCE:
-            opts.once = 1;
-            break;
-        case OPT_BATCH_RECORDS:
-            if (parse_int("--batch-records", optarg, 1, 100000, &n) < 0)
-                goto out;
-            opts.batch_records = (int)n;
-            break;
-        case OPT_BATCH_MS:
-            if (parse_int("--batch-ms", optarg, 1, 600000, &n) < 0)
-                goto out;
-            opts.batch_ms = (int)n;
-            break;
-        case OPT_AUDIT:
-            audit = 1;
-            break;
-        case OPT_SOURCE:
-            aopts.source = optarg;
-            audit_only = "--source";
-            break;
-        case OPT_TABLE:
-            aopts.table = optarg;
-            audit_only = "--table";
-            break;
-        case OPT_JSON:
-            aopts.json = 1;
-            audit_only = "--json";
-            break;
-        case OPT_MAX_KEYS:
-            if (parse_int("--max-keys", optarg, 0, 1000000, &n) < 0)
-                goto out;
-            aopts.max_keys = (size_t)n;
-            audit_only = "--max-keys";
-            break;
-        case OPT_LOG_LEVEL:
-            if (cdc_log_level_parse(optarg, &level) < 0) {
-                fprintf(stderr, "cdc-validator: --log-level: \"%s\" is not error|warn|info|debug\n",
-                        optarg);
-                goto out;
-            }
-            cdc_log_set_level(level);
-            break;
-        case OPT_LOG_FORMAT:
-            if (cdc_log_format_parse(optarg, &format) < 0) {
-                fprintf(stderr, "cdc-validator: --log-format: \"%s\" is not kv|json\n", optarg);
-                goto out;
-            }
-            cdc_log_set_format(format);
-            break;
-        case OPT_METRICS_PORT:
-            if (cdc_cli_parse_long(optarg, 0, 65535, &metrics_port) != 0) {
-                fprintf(stderr, "cdc-validator: --metrics-port: \"%s\" is not a port 0..65535\n",
-                        optarg);
-                goto out;
-            }
-            break;
-        case OPT_METRICS_ADDRESS:
-            metrics_addr = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        case ':':
-            fprintf(stderr, "cdc-validator: option %s needs a value (see --help)\n",
-                    argv[optind - 1]);
-            goto out;
-        default:
-            fprintf(stderr, "cdc-validator: unknown option %s (see --help)\n", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "cdc-validator: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+    cdc_audit_opts_init(&a.aopts);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
+    rc = EXIT_USAGE;
+    /* The mode checks come before loading the config, -c's presence before them. */
     if (!config_path) {
-        fprintf(stderr, "cdc-validator: -c/--config is required (see --help)\n");
+        cdc_cli_usage_error(PROG, "-c/--config is required");
         goto out;
     }
-    if (!audit && audit_only) {
-        fprintf(stderr, "cdc-validator: %s is an option of --audit (see --help)\n", audit_only);
+    if (!a.audit && a.audit_only) {
+        cdc_cli_usage_error(PROG, "%s is an option of --audit", a.audit_only);
         goto out;
     }
-    if (audit && metrics_port > 0) {
-        fprintf(stderr, "cdc-validator: --metrics-port is an option of the consume mode, not of "
-                        "--audit\n");
+    if (a.audit && a.metrics_port > 0) {
+        cdc_cli_usage_error(PROG,
+                            "--metrics-port is an option of the consume mode, not of --audit");
         goto out;
     }
-    if (audit && opts.once) {
-        fprintf(stderr, "cdc-validator: --once is an option of the consume mode, not of --audit "
-                        "(an audit always runs once)\n");
+    if (a.audit && opts->once) {
+        cdc_cli_usage_error(PROG, "--once is an option of the consume mode, not of --audit (an "
+                                  "audit always runs once)");
         goto out;
     }
-    conf = cdc_config_load(config_path, errstr, sizeof errstr);
-    if (!conf) {
-        fprintf(stderr, "cdc-validator: %s\n", errstr);
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL ||
+        (opts->domain && !cdc_cli_domain(PROG, conf, opts->domain)))
         goto out;
-    }
-    if (opts.domain && !cdc_config_domain(conf, opts.domain)) {
-        fprintf(stderr,
-                "cdc-validator: domain \"%s\" is not in the config %s (domains:", opts.domain,
-                config_path);
-        for (size_t i = 0; i < conf->n_domains; i++)
-            fprintf(stderr, " %s", conf->domains[i].name);
-        fprintf(stderr, ")\n");
-        goto out;
-    }
-    cdc_log_set_context("domain", opts.domain ? opts.domain : "all");
+    cdc_log_set_context("domain", opts->domain ? opts->domain : "all");
+    cdc_cli_stop_on_signals(&stop_flag);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    if (audit) {
-        rc = run_audit(conf, &aopts);
+    if (a.audit) {
+        rc = run_audit(conf, &a.aopts);
         goto out;
     }
-    if (metrics_port > 0) {
-        opts.metrics = cdc_metrics_new();
-        metrics_srv =
-            cdc_metrics_serve(opts.metrics, metrics_addr, (int)metrics_port, errstr, sizeof errstr);
+    if (a.metrics_port > 0) {
+        opts->metrics = cdc_metrics_new();
+        metrics_srv = cdc_metrics_serve(opts->metrics, a.metrics_addr, (int)a.metrics_port, errstr,
+                                        sizeof errstr);
         if (!metrics_srv) {
             cdc_log_error("%s", errstr);
             rc = EXIT_OPERATIONAL;
             goto out;
         }
     }
-    rc = cdc_validator_run(conf, &opts, errstr, sizeof errstr) == 0 ? 0 : EXIT_OPERATIONAL;
+    rc = cdc_validator_run(conf, opts, errstr, sizeof errstr) == 0 ? 0 : EXIT_OPERATIONAL;
     if (rc != 0)
         cdc_log_error("%s", errstr);
 out:
     cdc_metrics_server_stop(metrics_srv);
-    cdc_metrics_destroy(opts.metrics);
+    cdc_metrics_destroy(opts->metrics);
     cdc_config_destroy(conf);
     return rc;
 }

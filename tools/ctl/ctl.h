@@ -2,7 +2,7 @@
  * ctl: the pieces the cdc-ctl subcommands share (internal to tools/ctl).
  *
  * Every subcommand is `int ctl_<name>_main(int argc, char **argv)` with argv[0] the
- * subcommand's name; it parses its own options (getopt_long, --help of its own) and returns
+ * subcommand's name; it parses its own options (cdc_cli_parse, --help of its own) and returns
  * the exit code: 0 success, 1 operational failure, 2 usage or config error (CDC_CLI_EXIT_USAGE).
  * Data (tables, positions, offsets) goes to stdout, diagnostics and progress to stderr.
  */
@@ -24,34 +24,8 @@
 #define CTL_EXIT_OPERATIONAL 1
 #define CTL_EXIT_USAGE       CDC_CLI_EXIT_USAGE
 
-/* Long option ids shared by every subcommand (getopt_long values above any short option). */
-enum {
-    CTL_OPT_LOG_LEVEL = 1000,
-    CTL_OPT_LOG_FORMAT,
-    CTL_OPT_FIRST_OWN, /* subcommands number their own long options from here */
-};
-
-/* The text of the options every subcommand takes, for its --help. */
-extern const char ctl_common_help[];
-
-/*
- * Handles an option every subcommand shares (-c is kept in *config_path, --log-level,
- * --log-format). Returns 1 when c was one of them and valid, 0 when c is not a common
- * option, or a usage error's exit code (2) with the message printed.
- */
-int ctl_common_option(const char *prog, int c, const char *arg, const char **config_path);
-
-/* Prints the usage error of getopt's ':' / '?' results; returns 2. */
-int ctl_getopt_error(const char *prog, int c, char **argv);
-
-/*
- * Loads the config at path (NULL: "-c/--config is required"). Returns the config (caller
- * frees with cdc_config_destroy) or NULL with the message printed (exit 2).
- */
-cdc_config_t *ctl_load_config(const char *prog, const char *path);
-
-/* The domain named name, or NULL with a message listing the config's domains. */
-const cdc_domain_t *ctl_domain(const char *prog, const cdc_config_t *conf, const char *name);
+/* Options every subcommand shares, config loading and the domain lookup: cdc_cli.h
+ * (cdc_cli_parse, cdc_cli_load_config, cdc_cli_domain). */
 
 /* A connection to domain's target (pinned session, quiet notices), or NULL with libpq's
  * message printed. Caller frees with PQfinish. */
@@ -64,6 +38,15 @@ PGconn *ctl_pg_connect(const char *prog, const cdc_config_t *conf, const cdc_dom
  */
 rd_kafka_t *ctl_kafka_admin(const cdc_config_t *conf, char *errstr, size_t errstr_size);
 
+/*
+ * A consumer handle that is only ever assigned partitions, with partition EOF events on:
+ * its group "<prefix>.<group_suffix>" is required by librdkafka but never joined, and
+ * nothing is committed. Returns NULL with the reason in errstr. Caller closes it
+ * (rd_kafka_consumer_close) and frees it with rd_kafka_destroy.
+ */
+rd_kafka_t *ctl_kafka_reader(const cdc_config_t *conf, const char *group_suffix, char *errstr,
+                             size_t errstr_size);
+
 /* "<prefix>.<domain>"; caller frees. */
 char *ctl_domain_topic(const cdc_config_t *conf, const char *domain);
 
@@ -72,6 +55,15 @@ char *ctl_domain_topic(const cdc_config_t *conf, const char *domain);
  * application. Returns NULL with a message naming the source and file in errstr.
  */
 sqlite3 *ctl_sqlite_open(const cdc_source_t *src, char *errstr, size_t errstr_size);
+
+/*
+ * Drops every trigger of db's main schema whose name satisfies name_where (an SQL condition
+ * on `name`, a constant of the caller's: never user text), inside the caller's write
+ * transaction. kind names the triggers in errstr ("listing <kind> triggers"). Adds the
+ * number dropped to *dropped. Returns SQLITE_OK or the SQLite code with the message.
+ */
+int ctl_sqlite_drop_triggers(sqlite3 *db, const char *name_where, const char *kind, int *dropped,
+                             char *errstr, size_t errstr_size);
 
 /* Monotonic milliseconds. */
 int64_t ctl_now_ms(void);

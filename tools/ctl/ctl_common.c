@@ -1,6 +1,6 @@
 /*
- * ctl_common: option handling, config, PostgreSQL, Kafka and SQLite handles shared by the
- * cdc-ctl subcommands (see ctl.h).
+ * ctl_common: the PostgreSQL, Kafka and SQLite handles shared by the cdc-ctl subcommands
+ * (see ctl.h).
  */
 #include "ctl.h"
 
@@ -13,76 +13,12 @@
 #include "cdc_kafka.h"
 #include "cdc_log.h"
 #include "sink_pg.h"
-
-const char ctl_common_help[] = "  -c, --config FILE      pipeline config (YAML), required\n"
-                               "      --log-level L      error, warn, info (default) or debug\n"
-                               "      --log-format F     kv (default) or json\n"
-                               "  -h, --help             this text\n";
+#include "sqlite_util.h"
 
 const char ctl_freeze_ddl[] =
     "CREATE TABLE IF NOT EXISTS _cdc_freeze (domain text NOT NULL, source text NOT NULL,"
     " epoch bigint NOT NULL, position bigint NOT NULL,"
     " frozen_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (domain, source))";
-
-int ctl_common_option(const char *prog, int c, const char *arg, const char **config_path)
-{
-    cdc_log_level_t level;
-    cdc_log_format_t format;
-
-    switch (c) {
-    case 'c':
-        *config_path = arg;
-        return 1;
-    case CTL_OPT_LOG_LEVEL:
-        if (cdc_log_level_parse(arg, &level) < 0)
-            return cdc_cli_usage_error(prog, "--log-level: \"%s\" is not error|warn|info|debug",
-                                       arg);
-        cdc_log_set_level(level);
-        return 1;
-    case CTL_OPT_LOG_FORMAT:
-        if (cdc_log_format_parse(arg, &format) < 0)
-            return cdc_cli_usage_error(prog, "--log-format: \"%s\" is not kv|json", arg);
-        cdc_log_set_format(format);
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-int ctl_getopt_error(const char *prog, int c, char **argv)
-{
-    extern int optind;
-    if (c == ':')
-        return cdc_cli_usage_error(prog, "option %s needs a value", argv[optind - 1]);
-    return cdc_cli_usage_error(prog, "unknown option %s", argv[optind - 1]);
-}
-
-cdc_config_t *ctl_load_config(const char *prog, const char *path)
-{
-    char errstr[2048];
-    cdc_config_t *conf;
-
-    if (path == NULL) {
-        cdc_cli_usage_error(prog, "-c/--config is required");
-        return NULL;
-    }
-    conf = cdc_config_load(path, errstr, sizeof errstr);
-    if (conf == NULL)
-        fprintf(stderr, "%s: %s\n", prog, errstr);
-    return conf;
-}
-
-const cdc_domain_t *ctl_domain(const char *prog, const cdc_config_t *conf, const char *name)
-{
-    const cdc_domain_t *d = cdc_config_domain(conf, name);
-    if (d != NULL)
-        return d;
-    fprintf(stderr, "%s: domain \"%s\" is not in the config %s (domains:", prog, name, conf->path);
-    for (size_t i = 0; i < conf->n_domains; i++)
-        fprintf(stderr, " %s", conf->domains[i].name);
-    fprintf(stderr, ")\n");
-    return NULL;
-}
 
 PGconn *ctl_pg_connect(const char *prog, const cdc_config_t *conf, const cdc_domain_t *d)
 {
@@ -108,6 +44,25 @@ rd_kafka_t *ctl_kafka_admin(const cdc_config_t *conf, char *errstr, size_t errst
     return rk;
 }
 
+rd_kafka_t *ctl_kafka_reader(const cdc_config_t *conf, const char *group_suffix, char *errstr,
+                             size_t errstr_size)
+{
+    char *group = cdc_asprintf("%s.%s", conf->topic_prefix, group_suffix);
+    rd_kafka_conf_t *kc = cdc_kafka_conf_new(conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
+    rd_kafka_t *rk = NULL;
+
+    free(group);
+    if (kc == NULL)
+        return NULL;
+    if (rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, errstr_size) !=
+            RD_KAFKA_CONF_OK ||
+        (rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size)) == NULL) {
+        rd_kafka_conf_destroy(kc); /* rd_kafka_new takes it only on success */
+        return NULL;
+    }
+    return rk;
+}
+
 char *ctl_domain_topic(const cdc_config_t *conf, const char *domain)
 {
     return cdc_asprintf("%s.%s", conf->topic_prefix, domain);
@@ -125,6 +80,52 @@ sqlite3 *ctl_sqlite_open(const cdc_source_t *src, char *errstr, size_t errstr_si
     }
     sqlite3_busy_timeout(db, 1000);
     return db;
+}
+
+int ctl_sqlite_drop_triggers(sqlite3 *db, const char *name_where, const char *kind, int *dropped,
+                             char *errstr, size_t errstr_size)
+{
+    char *sql = cdc_asprintf("SELECT name FROM main.sqlite_master WHERE type = 'trigger' AND (%s)",
+                             name_where);
+    char what[128];
+    sqlite3_stmt *st = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+
+    /* The names are read first and dropped after: DDL while a statement still reads
+     * sqlite_master would be refused (SQLITE_LOCKED). */
+    rc = cdc_sqlite_prepare(db, sql, &st, errstr, errstr_size);
+    if (rc != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        names = cdc_realloc(names, (n + 1) * sizeof *names);
+        names[n++] = cdc_strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(what, sizeof what, "listing %s triggers", kind);
+        rc = cdc_sqlite_error(db, rc, what, errstr, errstr_size);
+        goto out;
+    }
+    rc = SQLITE_OK;
+    snprintf(what, sizeof what, "dropping a %s trigger", kind);
+    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        cdc_sqlbuf_t b;
+        cdc_sqlbuf_init(&b);
+        cdc_sqlbuf_append(&b, "DROP TRIGGER IF EXISTS ");
+        cdc_sqlbuf_ident(&b, names[i]);
+        rc = cdc_sqlite_exec(db, b.s, what, errstr, errstr_size);
+        cdc_sqlbuf_free(&b);
+        if (rc == SQLITE_OK)
+            (*dropped)++;
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(sql);
+    return rc;
 }
 
 int64_t ctl_now_ms(void)

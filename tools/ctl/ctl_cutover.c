@@ -25,9 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
-#include "audit.h"
 #include "cdc_alloc.h"
 #include "cdc_buf.h"
 #include "cdc_kafka.h"
@@ -40,8 +37,9 @@
 
 #define PROG "cdc-ctl cutover"
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog; /* the text names PROG itself */
     fprintf(out,
             "Usage: " PROG " -c CONFIG --domain D [--timeout S] [--report FILE]\n"
             "                       [--evidence-dir DIR] [--max-lag-seconds X]\n"
@@ -85,7 +83,7 @@ static void usage(FILE *out)
             "     difference, a target error), already cut over, or cut over with a problem\n"
             "     after the mark (named in the report: ANALYZE, stopping capture)\n"
             "  2  usage or config error\n",
-            ctl_common_help);
+            cdc_cli_common_help);
 }
 
 /* One lag sample of a wait. */
@@ -131,24 +129,6 @@ static void utc_now(char *out, size_t n, const char *fmt)
 static double since_s(int64_t ms)
 {
     return (double)(ctl_now_ms() - ms) / 1000.0;
-}
-
-/* A consumer handle that is only ever assigned partitions (joins no group). */
-static rd_kafka_t *reader_new(const cdc_config_t *conf, char *errstr, size_t errstr_size)
-{
-    char *group = cdc_asprintf("%s.ctl-cutover", conf->topic_prefix);
-    rd_kafka_conf_t *kc = cdc_kafka_conf_new(conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
-    rd_kafka_t *rk = NULL;
-    free(group);
-    if (kc == NULL)
-        return NULL;
-    if (rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, errstr_size) !=
-            RD_KAFKA_CONF_OK ||
-        (rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size)) == NULL) {
-        rd_kafka_conf_destroy(kc);
-        return NULL;
-    }
-    return rk;
 }
 
 /* Polls the status verdict (ready, or drained) every second until it holds or the
@@ -247,111 +227,6 @@ static int take_evidence(cutover_t *c)
         }
     }
     return 0;
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "-";
-}
-
-/* The audit of one source of the domain (one run per source keeps each report section
- * short); figures ("source_stats" / "target_stats") go to the report, differences to the
- * reason (at *off). Returns 0 when everything matches. */
-static int audit_source(cutover_t *c, const cdc_source_t *src, size_t *poff)
-{
-    cdc_audit_opts_t o;
-    char *buf = NULL, err[2048] = "";
-    size_t len = 0, off = *poff;
-    FILE *mem = open_memstream(&buf, &len);
-    json_error_t jerr;
-    json_t *doc = NULL, *v;
-    size_t i;
-
-    cdc_audit_opts_init(&o);
-    o.domain = c->d->name;
-    o.source = src->name;
-    o.json = 1;
-    int res = cdc_audit_run(c->conf, &o, mem, err, sizeof err);
-    fclose(mem);
-    doc = json_loadb(buf, len, 0, &jerr);
-    free(buf);
-    if (doc == NULL) {
-        off +=
-            (size_t)snprintf(c->reason + off, off < sizeof c->reason ? sizeof c->reason - off : 0,
-                             "%ssource %s: %s (no report: %s)", off ? "; " : "audit: ", src->name,
-                             err[0] ? err : "failed", jerr.text);
-        *poff = off;
-        return -1;
-    }
-    json_array_foreach(json_object_get(doc, "tables"), i, v)
-    {
-        json_t *s = json_object_get(v, "source_stats"), *t = json_object_get(v, "target_stats");
-        cdc_buf_printf(&c->audit, "  %s/%s -> %s: %s\n", src->name, jstr(v, "table"),
-                       jstr(v, "target_table"), jstr(v, "status"));
-        if (json_is_object(s) && json_is_object(t))
-            cdc_buf_printf(&c->audit,
-                           "      rows    source %" JSON_INTEGER_FORMAT
-                           "  target %" JSON_INTEGER_FORMAT
-                           "\n      sha256  source %s\n              target %s\n",
-                           json_integer_value(json_object_get(s, "rows")),
-                           json_integer_value(json_object_get(t, "rows")), jstr(s, "sha256"),
-                           jstr(t, "sha256"));
-        const char *st = jstr(v, "status");
-        if (strcmp(st, "match") != 0 && strcmp(st, "in_flight") != 0) {
-            size_t k;
-            json_t *key;
-            off += (size_t)snprintf(c->reason + off,
-                                    off < sizeof c->reason ? sizeof c->reason - off : 0,
-                                    "%s%s/%s -> %s %s", off ? "; " : "audit: ", src->name,
-                                    jstr(v, "table"), jstr(v, "target_table"), st);
-            if (json_object_get(v, "error"))
-                off += (size_t)snprintf(c->reason + off,
-                                        off < sizeof c->reason ? sizeof c->reason - off : 0,
-                                        " (%s)", jstr(v, "error"));
-            json_array_foreach(json_object_get(v, "keys"), k, key)
-            {
-                if (k >= 5)
-                    break;
-                char *kj = json_dumps(json_object_get(key, "key"), JSON_COMPACT | JSON_SORT_KEYS);
-                off += (size_t)snprintf(c->reason + off,
-                                        off < sizeof c->reason ? sizeof c->reason - off : 0,
-                                        ", %s %s", jstr(key, "kind"), kj ? kj : "?");
-                free(kj);
-            }
-        }
-    }
-    json_array_foreach(json_object_get(doc, "checks"), i, v)
-    {
-        cdc_buf_printf(&c->audit, "  check %s: source %s  target %s  %s\n", jstr(v, "name"),
-                       jstr(v, "source_value"), jstr(v, "target_value"), jstr(v, "status"));
-        if (strcmp(jstr(v, "status"), "ok") != 0)
-            off += (size_t)snprintf(
-                c->reason + off, off < sizeof c->reason ? sizeof c->reason - off : 0,
-                "%scheck %s: source %s target %s %s", off ? "; " : "audit: ", jstr(v, "name"),
-                jstr(v, "source_value"), jstr(v, "target_value"), jstr(v, "status"));
-    }
-    json_array_foreach(json_object_get(doc, "errors"), i, v) off +=
-        (size_t)snprintf(c->reason + off, off < sizeof c->reason ? sizeof c->reason - off : 0,
-                         "%s%s", off ? "; " : "audit: ", json_string_value(v));
-    json_decref(doc);
-    if (res != CDC_AUDIT_MATCH && off == *poff)
-        off += (size_t)snprintf(
-            c->reason + off, off < sizeof c->reason ? sizeof c->reason - off : 0, "%ssource %s: %s",
-            off ? "; " : "audit: ", src->name, err[0] ? err : "the target differs from the source");
-    *poff = off;
-    return res == CDC_AUDIT_MATCH ? 0 : -1;
-}
-
-/* Step 5: the audit of every source of the domain. */
-static int run_audit(cutover_t *c)
-{
-    size_t off = 0;
-    int bad = 0;
-    for (size_t i = 0; i < c->conf->n_sources; i++)
-        if (strcmp(c->conf->sources[i].domain, c->d->name) == 0)
-            bad |= audit_source(c, &c->conf->sources[i], &off) < 0;
-    return bad ? -1 : 0;
 }
 
 /* The final report, on stdout and in the report file. */
@@ -455,7 +330,7 @@ static int run(cutover_t *c)
     }
     if (already_cut(c, conn) != 0)
         goto fail;
-    if ((rk = reader_new(c->conf, err, sizeof err)) == NULL) {
+    if ((rk = ctl_kafka_reader(c->conf, "ctl-cutover", err, sizeof err)) == NULL) {
         snprintf(c->reason, sizeof c->reason, "Kafka consumer: %s", err);
         goto fail;
     }
@@ -482,7 +357,7 @@ static int run(cutover_t *c)
     c->step_s[3] = since_s(t);
     cdc_log_info("domain %s: 5/7 audit", c->d->name);
     t = ctl_now_ms();
-    if (run_audit(c) < 0)
+    if (ctl_cutover_audit(c->conf, c->d, &c->audit, c->reason, sizeof c->reason) < 0)
         goto fail;
     c->step_s[4] = since_s(t);
     cdc_log_info("domain %s: 6/7 finalising the target and marking the domain cut over",
@@ -533,81 +408,75 @@ out:
     return rc;
 }
 
+enum { OPT_TIMEOUT = CDC_CLI_OPT_FIRST_OWN, OPT_REPORT, OPT_EVIDENCE, OPT_MAX_LAG };
+
+typedef struct cutover_args_s {
+    cutover_t *c;
+    const char *domain, *report_path, *evidence;
+} cutover_args_t;
+
+static int own_option(void *ctx, int ch, const char *arg)
+{
+    cutover_args_t *a = ctx;
+
+    switch (ch) {
+    case 'd':
+        a->domain = arg;
+        break;
+    case OPT_TIMEOUT:
+        if (cdc_cli_parse_double(arg, 1, &a->c->timeout_s) != 0)
+            return cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not a number of seconds >= 1",
+                                       arg);
+        break;
+    case OPT_REPORT:
+        a->report_path = arg;
+        break;
+    case OPT_EVIDENCE:
+        a->evidence = arg;
+        break;
+    case OPT_MAX_LAG:
+        if (cdc_cli_parse_double(arg, 0, &a->c->opts.max_lag_s) != 0)
+            return cdc_cli_usage_error(PROG, "--max-lag-seconds: \"%s\" is not a number >= 0", arg);
+        break;
+    }
+    return 0;
+}
+
 int ctl_cutover_main(int argc, char **argv)
 {
-    enum { OPT_TIMEOUT = CTL_OPT_FIRST_OWN, OPT_REPORT, OPT_EVIDENCE, OPT_MAX_LAG };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
+        CDC_CLI_COMMON_LONGOPTS,
         {"domain", required_argument, NULL, 'd'},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"report", required_argument, NULL, OPT_REPORT},
         {"evidence-dir", required_argument, NULL, OPT_EVIDENCE},
         {"max-lag-seconds", required_argument, NULL, OPT_MAX_LAG},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cutover_t c;
-    const char *config_path = NULL, *domain = NULL, *report_path = NULL, *evidence = NULL;
+    cutover_args_t a = {&c, NULL, NULL, NULL};
+    const cdc_cli_spec_t spec = {PROG, ":c:d:h", longopts, usage, own_option, &a};
+    const char *config_path = NULL, *domain, *report_path, *evidence;
     cdc_config_t *conf = NULL;
-    int ch, rc = CTL_EXIT_USAGE;
+    int rc;
 
     memset(&c, 0, sizeof c);
     c.timeout_s = 120;
     c.opts.max_lag_s = 5;
     c.opts.heartbeat_timeout_s = 10;
     c.opts.group_timeout_ms = 2000;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        int r = ctl_common_option(PROG, ch, optarg, &config_path);
-        if (r == 1)
-            continue;
-        if (r != 0)
-            goto out;
-        switch (ch) {
-        case 'd':
-            domain = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (cdc_cli_parse_double(optarg, 1, &c.timeout_s) != 0) {
-                cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not a number of seconds >= 1",
-                                    optarg);
-                goto out;
-            }
-            break;
-        case OPT_REPORT:
-            report_path = optarg;
-            break;
-        case OPT_EVIDENCE:
-            evidence = optarg;
-            break;
-        case OPT_MAX_LAG:
-            if (cdc_cli_parse_double(optarg, 0, &c.opts.max_lag_s) != 0) {
-                cdc_cli_usage_error(PROG, "--max-lag-seconds: \"%s\" is not a number >= 0", optarg);
-                goto out;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CTL_EXIT_OK;
-            goto out;
-        default:
-            ctl_getopt_error(PROG, ch, argv);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
+    rc = CTL_EXIT_USAGE;
+    domain = a.domain;
+    report_path = a.report_path;
+    evidence = a.evidence;
     if (domain == NULL) {
         cdc_cli_usage_error(PROG, "--domain is required");
         goto out;
     }
-    if ((conf = ctl_load_config(PROG, config_path)) == NULL ||
-        (c.d = ctl_domain(PROG, conf, domain)) == NULL)
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL ||
+        (c.d = cdc_cli_domain(PROG, conf, domain)) == NULL)
         goto out;
     c.conf = conf;
     c.t0_ms = ctl_now_ms();

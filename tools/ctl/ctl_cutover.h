@@ -1,8 +1,9 @@
 /*
  * ctl_cutover: the pieces of `cdc-ctl cutover` (docs/operate.md "cdc-ctl cutover"), internal
- * to cdc-ctl: ctl_cutover.c runs the steps and writes the report, ctl_finalize.c finalises
- * the target and marks the domain cut over, ctl_evidence.c takes the SQLite backups and
- * stops capture at the sources.
+ * to cdc-ctl: ctl_cutover.c runs the steps and writes the report, ctl_cutover_audit.c
+ * audits the sources against the target, ctl_finalize.c finalises the target and marks the
+ * domain cut over, ctl_evidence.c takes the SQLite backups and stops capture at the
+ * sources.
  */
 #ifndef CDC_CTL_CUTOVER_H
 #define CDC_CTL_CUTOVER_H
@@ -35,6 +36,15 @@ typedef struct ctl_final_s {
     char **analyze;      /* target tables to ANALYZE after the commit (quoted) */
     size_t nanalyze;
 } ctl_final_t;
+
+/*
+ * Step 5: audits every source of domain d against its target (cdc_audit_run, one run per
+ * source so each report section stays short). Appends the figures per table and check to
+ * audit; writes the differences, "; "-separated after "audit: ", into reason. Returns 0
+ * when every table and check matches, else -1. conf and d are borrowed.
+ */
+int ctl_cutover_audit(const cdc_config_t *conf, const cdc_domain_t *d, cdc_buf_t *audit,
+                      char *reason, size_t reason_size);
 
 /* Frees what a ctl_final_t holds (not the struct). */
 void ctl_final_free(ctl_final_t *f);

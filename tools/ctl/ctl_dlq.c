@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cdc_alloc.h"
+#include "cdc_hash.h"
 #include "cdc_buf.h"
 #include "cdc_log.h"
 #include "ctl.h"
@@ -25,8 +26,9 @@
 
 #define PROG "cdc-ctl dlq"
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog; /* the text names PROG itself */
     fprintf(out,
             "Usage: " PROG " list     -c CONFIG --domain NAME [--all]\n"
             "       " PROG " resolve  -c CONFIG --domain NAME (--id N | --all)\n"
@@ -59,7 +61,7 @@ static void usage(FILE *out)
             "  0  done (list: also when there are open dead letters)\n"
             "  1  PostgreSQL, Kafka or the source file unusable, no such dead letter\n"
             "  2  usage or config error\n",
-            ctl_common_help);
+            cdc_cli_common_help);
 }
 
 /* Next DLQ offset to import per partition: one past the highest imported. */
@@ -83,16 +85,10 @@ static int64_t imported_upto(PGconn *conn, const char *domain, const char *topic
 
 static char *hex(const void *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    const unsigned char *b = p;
     char *s = cdc_malloc(2 * n + 3);
     s[0] = '\\';
     s[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        s[2 + 2 * i] = digits[b[i] >> 4];
-        s[3 + 2 * i] = digits[b[i] & 15];
-    }
-    s[2 + 2 * n] = '\0';
+    cdc_hash_hex(p, n, s + 2);
     return s;
 }
 
@@ -269,75 +265,70 @@ static int resolve(PGconn *conn, const char *domain, long id, int all)
     return 0;
 }
 
+enum { OPT_ID = CDC_CLI_OPT_FIRST_OWN, OPT_ALL, OPT_NO_IMPORT };
+
+typedef struct dlq_args_s {
+    const char *domain;
+    long id;
+    int all, no_import;
+} dlq_args_t;
+
+static int own_option(void *ctx, int c, const char *arg)
+{
+    dlq_args_t *a = ctx;
+
+    switch (c) {
+    case 'd':
+        a->domain = arg;
+        break;
+    case OPT_ID:
+        if (cdc_cli_parse_long(arg, 1, LONG_MAX, &a->id) < 0)
+            return cdc_cli_usage_error(PROG, "--id: \"%s\" is not a dead letter id", arg);
+        break;
+    case OPT_ALL:
+        a->all = 1;
+        break;
+    case OPT_NO_IMPORT:
+        a->no_import = 1;
+        break;
+    }
+    return 0;
+}
+
 int ctl_dlq_main(int argc, char **argv)
 {
-    enum { OPT_ID = CTL_OPT_FIRST_OWN, OPT_ALL, OPT_NO_IMPORT };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
+        CDC_CLI_COMMON_LONGOPTS,
         {"domain", required_argument, NULL, 'd'},
         {"id", required_argument, NULL, OPT_ID},
         {"all", no_argument, NULL, OPT_ALL},
         {"no-import", no_argument, NULL, OPT_NO_IMPORT},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *domain = NULL, *action;
+    dlq_args_t a = {NULL, -1, 0, 0};
+    const cdc_cli_spec_t spec = {PROG, ":c:d:h", longopts, usage, own_option, &a};
+    const char *config_path = NULL, *domain, *action;
     cdc_config_t *conf = NULL;
     const cdc_domain_t *d;
     PGconn *conn = NULL;
     char errstr[2048];
-    long id = -1;
-    int all = 0, no_import = 0, c, rc = CTL_EXIT_USAGE;
+    long id;
+    int all, rc;
 
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        usage(stdout);
+        usage(stdout, PROG);
         return CTL_EXIT_OK;
     }
     if (argc < 2 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "resolve") != 0 &&
                      strcmp(argv[1], "redrive") != 0))
         return cdc_cli_usage_error(PROG, "give an action: list, resolve or redrive");
     action = argv[1];
-    argc--;
-    argv++;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        int r = ctl_common_option(PROG, c, optarg, &config_path);
-        if (r == 1)
-            continue;
-        if (r != 0)
-            goto out;
-        switch (c) {
-        case 'd':
-            domain = optarg;
-            break;
-        case OPT_ID:
-            if (cdc_cli_parse_long(optarg, 1, LONG_MAX, &id) < 0) {
-                cdc_cli_usage_error(PROG, "--id: \"%s\" is not a dead letter id", optarg);
-                goto out;
-            }
-            break;
-        case OPT_ALL:
-            all = 1;
-            break;
-        case OPT_NO_IMPORT:
-            no_import = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CTL_EXIT_OK;
-            goto out;
-        default:
-            ctl_getopt_error(PROG, c, argv);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc - 1, argv + 1, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
+    rc = CTL_EXIT_USAGE;
+    domain = a.domain;
+    id = a.id;
+    all = a.all;
     if (domain == NULL) {
         cdc_cli_usage_error(PROG, "--domain is required");
         goto out;
@@ -350,8 +341,8 @@ int ctl_dlq_main(int argc, char **argv)
         cdc_cli_usage_error(PROG, "redrive needs --id N");
         goto out;
     }
-    if ((conf = ctl_load_config(PROG, config_path)) == NULL ||
-        !(d = ctl_domain(PROG, conf, domain)))
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL ||
+        !(d = cdc_cli_domain(PROG, conf, domain)))
         goto out;
     rc = CTL_EXIT_OPERATIONAL;
     if ((conn = ctl_pg_connect(PROG, conf, d)) == NULL)
@@ -360,7 +351,7 @@ int ctl_dlq_main(int argc, char **argv)
         fprintf(stderr, PROG ": domain %s: %s\n", domain, errstr);
         goto out;
     }
-    if (!no_import) {
+    if (!a.no_import) {
         long n = ctl_dlq_sync(conf, domain, conn, errstr, sizeof errstr);
         if (n < 0) {
             fprintf(stderr, PROG ": domain %s: importing %s.%s.dlq: %s\n", domain,

@@ -108,56 +108,27 @@ typedef struct stop_job_s {
 static int stop_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
 {
     stop_job_t *job = arg;
-    sqlite3_stmt *st = NULL;
-    char **names = NULL;
-    size_t n = 0;
+    cdc_sqlbuf_t b;
     int rc;
 
     /* Capture's triggers only: the freeze triggers (_cdc_freeze_*) stay, so the file stays
      * read-only evidence and an application still pointed at it fails loudly. */
-    rc = cdc_sqlite_prepare(db,
-                            "SELECT name FROM main.sqlite_master WHERE type = 'trigger' AND"
-                            " (name LIKE '\\_cdc\\_ins\\_%' ESCAPE '\\' OR name LIKE"
-                            " '\\_cdc\\_upd\\_%' ESCAPE '\\' OR name LIKE '\\_cdc\\_del\\_%'"
-                            " ESCAPE '\\')",
-                            &st, errstr, errstr_size);
+    job->dropped = 0; /* the body may run again after a busy rollback */
+    rc = ctl_sqlite_drop_triggers(db,
+                                  "name LIKE '\\_cdc\\_ins\\_%' ESCAPE '\\' OR name LIKE"
+                                  " '\\_cdc\\_upd\\_%' ESCAPE '\\' OR name LIKE '\\_cdc\\_del\\_%'"
+                                  " ESCAPE '\\'",
+                                  "capture", &job->dropped, errstr, errstr_size);
     if (rc != SQLITE_OK)
         return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        names = cdc_realloc(names, (n + 1) * sizeof *names);
-        names[n++] = cdc_strdup((const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        rc = cdc_sqlite_error(db, rc, "listing capture triggers", errstr, errstr_size);
-        goto out;
-    }
-    rc = SQLITE_OK;
-    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        cdc_sqlbuf_t b;
-        cdc_sqlbuf_init(&b);
-        cdc_sqlbuf_append(&b, "DROP TRIGGER IF EXISTS ");
-        cdc_sqlbuf_ident(&b, names[i]);
-        rc = cdc_sqlite_exec(db, b.s, "dropping a capture trigger", errstr, errstr_size);
-        cdc_sqlbuf_free(&b);
-        if (rc == SQLITE_OK)
-            job->dropped++;
-    }
-    if (rc == SQLITE_OK) {
-        cdc_sqlbuf_t b;
-        cdc_sqlbuf_init(&b);
-        cdc_sqlbuf_append(&b, "INSERT OR REPLACE INTO _cdc_state(\"key\", value) VALUES"
-                              " ('cutover_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),"
-                              " ('cutover_domain', ");
-        cdc_sqlbuf_literal(&b, job->src->domain);
-        cdc_sqlbuf_append(&b, ")");
-        rc = cdc_sqlite_exec(db, b.s, "recording the cutover", errstr, errstr_size);
-        cdc_sqlbuf_free(&b);
-    }
-out:
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    cdc_sqlbuf_init(&b);
+    cdc_sqlbuf_append(&b, "INSERT OR REPLACE INTO _cdc_state(\"key\", value) VALUES"
+                          " ('cutover_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),"
+                          " ('cutover_domain', ");
+    cdc_sqlbuf_literal(&b, job->src->domain);
+    cdc_sqlbuf_append(&b, ")");
+    rc = cdc_sqlite_exec(db, b.s, "recording the cutover", errstr, errstr_size);
+    cdc_sqlbuf_free(&b);
     return rc;
 }
 

@@ -1,7 +1,8 @@
 /*
- * ctl_finalize_int: what the two halves of the cutover's target finalisation share
- * (ctl_finalize.c: transaction, columns, indexes, checks; ctl_finalize_fk.c: foreign keys
- * with their orphans, identities). Internal to cdc-ctl.
+ * ctl_finalize_int: what the parts of the cutover's target finalisation share
+ * (ctl_finalize.c: the transaction and the tables; ctl_finalize_schema.c: columns, indexes,
+ * checks; ctl_finalize_fk.c: foreign keys with their orphans, identities). Internal to
+ * cdc-ctl.
  */
 #ifndef CDC_CTL_FINALIZE_INT_H
 #define CDC_CTL_FINALIZE_INT_H
@@ -41,6 +42,21 @@ char *ctl_fin_pk_columns(PGconn *conn, const char *table_q, size_t *count);
 
 /* Appends one indented line to the report of f. */
 void ctl_fin_line(ctl_final_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* NOT NULL and DEFAULT of t's columns (PRAGMA table_info of its file db). 0, or -1 with
+ * errstr when the transaction can no longer go on. */
+int ctl_fin_add_columns(sqlite3 *db, PGconn *conn, const fin_table_t *t, ctl_final_t *f,
+                        char *errstr, size_t errstr_size);
+
+/* UNIQUE and secondary indexes of t (PRAGMA index_list / index_xinfo). 0, or -1 with
+ * errstr when the transaction can no longer go on. */
+int ctl_fin_add_indexes(sqlite3 *db, PGconn *conn, const fin_table_t *t, ctl_final_t *f,
+                        char *errstr, size_t errstr_size);
+
+/* CHECK constraints of t's CREATE TABLE text (NOT VALID, reported, when rows violate them).
+ * 0, or -1 with errstr when the transaction can no longer go on. */
+int ctl_fin_add_checks(sqlite3 *db, PGconn *conn, const fin_table_t *t, ctl_final_t *f,
+                       char *errstr, size_t errstr_size);
 
 /* The foreign keys of t (PRAGMA foreign_key_list of its file db), parents found among the
  * domain's tables ts: added NOT VALID, validated, orphans reported and kept. 0, or -1 with

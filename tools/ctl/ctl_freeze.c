@@ -62,7 +62,7 @@ static void usage(FILE *out, const char *prog)
         "  1  a source file could not be changed (missing, capture not installed, write\n"
         "     lock not obtained within producer.lock_timeout_ms); others are still done\n"
         "  2  usage or config error\n",
-        prog, ctl_common_help);
+        prog, cdc_cli_common_help);
 }
 
 /* Everything one source's transaction needs and reports. */
@@ -207,38 +207,11 @@ static int freeze_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
 static int unfreeze_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
 {
     freeze_job_t *job = arg;
-    sqlite3_stmt *st = NULL;
-    char **names = NULL;
-    size_t n = 0;
     int rc;
 
     job->changed = 0;
-    rc = cdc_sqlite_prepare(db,
-                            "SELECT name FROM main.sqlite_master WHERE type='trigger'"
-                            " AND name LIKE '\\_cdc\\_freeze\\_%' ESCAPE '\\'",
-                            &st, errstr, errstr_size);
-    if (rc != SQLITE_OK)
-        return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        names = cdc_realloc(names, (n + 1) * sizeof *names);
-        names[n++] = cdc_strdup((const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        rc = cdc_sqlite_error(db, rc, "listing freeze triggers", errstr, errstr_size);
-        goto out;
-    }
-    rc = SQLITE_OK;
-    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        cdc_sqlbuf_t b;
-        cdc_sqlbuf_init(&b);
-        cdc_sqlbuf_append(&b, "DROP TRIGGER IF EXISTS ");
-        cdc_sqlbuf_ident(&b, names[i]);
-        rc = cdc_sqlite_exec(db, b.s, "dropping a freeze trigger", errstr, errstr_size);
-        cdc_sqlbuf_free(&b);
-        if (rc == SQLITE_OK)
-            job->changed++;
-    }
+    rc = ctl_sqlite_drop_triggers(db, "name LIKE '\\_cdc\\_freeze\\_%' ESCAPE '\\'", "freeze",
+                                  &job->changed, errstr, errstr_size);
     if (rc == SQLITE_OK && cdc_sqlite_table_exists(db, "_cdc_state", errstr, errstr_size) == 1) {
         if ((rc = read_position(db, job, errstr, errstr_size)) == SQLITE_OK)
             rc = cdc_sqlite_exec(db,
@@ -246,10 +219,6 @@ static int unfreeze_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
                                  " 'freeze_seq', 'freeze_at')",
                                  "removing the freeze position", errstr, errstr_size);
     }
-out:
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
     return rc;
 }
 
@@ -383,63 +352,55 @@ out:
     return rc;
 }
 
+enum { OPT_SOURCE = CDC_CLI_OPT_FIRST_OWN, OPT_DOMAIN };
+
+typedef struct freeze_args_s {
+    const char *source, *domain;
+} freeze_args_t;
+
+static int own_option(void *ctx, int c, const char *arg)
+{
+    freeze_args_t *a = ctx;
+
+    if (c == OPT_SOURCE)
+        a->source = arg;
+    else if (c == OPT_DOMAIN)
+        a->domain = arg;
+    return 0;
+}
+
 int ctl_freeze_main(int argc, char **argv)
 {
-    enum { OPT_SOURCE = CTL_OPT_FIRST_OWN, OPT_DOMAIN };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
+        CDC_CLI_COMMON_LONGOPTS,
         {"source", required_argument, NULL, OPT_SOURCE},
         {"domain", required_argument, NULL, OPT_DOMAIN},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int freeze = strcmp(argv[0], "freeze") == 0;
     const char *prog = freeze ? "cdc-ctl freeze" : "cdc-ctl unfreeze";
-    const char *config_path = NULL, *source = NULL, *domain = NULL;
+    freeze_args_t a = {NULL, NULL};
+    const cdc_cli_spec_t spec = {prog, ":c:h", longopts, usage, own_option, &a};
+    const char *config_path = NULL, *source, *domain;
     cdc_config_t *conf = NULL;
-    int c, rc = CTL_EXIT_USAGE, failed = 0, done = 0;
+    int rc, failed = 0, done = 0;
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        int r = ctl_common_option(prog, c, optarg, &config_path);
-        if (r == 1)
-            continue;
-        if (r != 0)
-            goto out;
-        switch (c) {
-        case OPT_SOURCE:
-            source = optarg;
-            break;
-        case OPT_DOMAIN:
-            domain = optarg;
-            break;
-        case 'h':
-            usage(stdout, prog);
-            rc = CTL_EXIT_OK;
-            goto out;
-        default:
-            ctl_getopt_error(prog, c, argv);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        cdc_cli_usage_error(prog, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
+    rc = CTL_EXIT_USAGE;
+    source = a.source;
+    domain = a.domain;
     if ((source == NULL) == (domain == NULL)) {
         cdc_cli_usage_error(prog, "give exactly one of --source and --domain");
         goto out;
     }
-    if ((conf = ctl_load_config(prog, config_path)) == NULL)
+    if ((conf = cdc_cli_load_config(prog, config_path)) == NULL)
         goto out;
     if (source != NULL && cdc_config_source(conf, source) == NULL) {
         fprintf(stderr, "%s: source \"%s\" is not in the config %s\n", prog, source, conf->path);
         goto out;
     }
-    if (domain != NULL && ctl_domain(prog, conf, domain) == NULL)
+    if (domain != NULL && cdc_cli_domain(prog, conf, domain) == NULL)
         goto out;
     for (size_t i = 0; i < conf->n_sources; i++) {
         const cdc_source_t *s = &conf->sources[i];

@@ -21,26 +21,11 @@ struct ctl_reader_s {
 
 ctl_reader_t *ctl_reader_new(const cdc_config_t *conf, char *errstr, size_t errstr_size)
 {
-    /* The group id is required by cdc_kafka_conf_new; it is never joined: only assign()
-     * is used and nothing is committed. */
-    char *group = cdc_asprintf("%s.ctl-probe", conf->topic_prefix);
-    rd_kafka_conf_t *kc = cdc_kafka_conf_new(conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
-    ctl_reader_t *r = NULL;
-    rd_kafka_t *rk;
+    rd_kafka_t *rk = ctl_kafka_reader(conf, "ctl-probe", errstr, errstr_size);
+    ctl_reader_t *r;
 
-    free(group);
-    if (kc == NULL)
+    if (rk == NULL)
         return NULL;
-    if (rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, errstr_size) !=
-        RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(kc);
-        return NULL;
-    }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(kc);
-        return NULL;
-    }
     r = cdc_calloc(1, sizeof *r);
     r->rk = rk;
     return r;

@@ -29,8 +29,9 @@
 
 #define PROG "cdc-ctl replay"
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog; /* the text names PROG itself */
     fprintf(
         out,
         "Usage: " PROG " -c CONFIG --domain NAME --from earliest|OFFSET|TIME\n"
@@ -72,7 +73,7 @@ static void usage(FILE *out)
         "  1  cannot reach back (re-snapshot instead), domain cut over, Kafka or PostgreSQL\n"
         "     unusable, or --wait timed out (lag per partition printed)\n"
         "  2  usage or config error\n",
-        ctl_common_help);
+        cdc_cli_common_help);
 }
 
 typedef enum { FROM_EARLIEST, FROM_OFFSET, FROM_TIME } from_kind_t;
@@ -252,23 +253,58 @@ static int wait_applied(PGconn *conn, const char *domain, const char *topic, par
     return done ? 0 : -1;
 }
 
+enum { OPT_FROM = CDC_CLI_OPT_FIRST_OWN, OPT_PARTITION, OPT_WAIT, OPT_TIMEOUT, OPT_DRY };
+
+typedef struct replay_args_s {
+    const char *domain, *from;
+    long partition, timeout_s;
+    int wait, dry;
+} replay_args_t;
+
+static int own_option(void *ctx, int c, const char *arg)
+{
+    replay_args_t *a = ctx;
+
+    switch (c) {
+    case 'd':
+        a->domain = arg;
+        break;
+    case OPT_FROM:
+        a->from = arg;
+        break;
+    case OPT_PARTITION:
+        if (cdc_cli_parse_long(arg, 0, 100000, &a->partition) < 0)
+            return cdc_cli_usage_error(PROG, "--partition: \"%s\" is not a partition number", arg);
+        break;
+    case OPT_WAIT:
+        a->wait = 1;
+        break;
+    case OPT_TIMEOUT:
+        if (cdc_cli_parse_long(arg, 1, 86400, &a->timeout_s) < 0)
+            return cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not 1..86400", arg);
+        break;
+    case OPT_DRY:
+        a->dry = 1;
+        break;
+    }
+    return 0;
+}
+
 int ctl_replay_main(int argc, char **argv)
 {
-    enum { OPT_FROM = CTL_OPT_FIRST_OWN, OPT_PARTITION, OPT_WAIT, OPT_TIMEOUT, OPT_DRY };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
+        CDC_CLI_COMMON_LONGOPTS,
         {"domain", required_argument, NULL, 'd'},
         {"from", required_argument, NULL, OPT_FROM},
         {"partition", required_argument, NULL, OPT_PARTITION},
         {"wait", no_argument, NULL, OPT_WAIT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"dry-run", no_argument, NULL, OPT_DRY},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *domain = NULL, *from = NULL;
+    replay_args_t a = {NULL, NULL, -1, 600, 0, 0};
+    const cdc_cli_spec_t spec = {PROG, ":c:d:h", longopts, usage, own_option, &a};
+    const char *config_path = NULL, *domain, *from;
     cdc_config_t *conf = NULL;
     const cdc_domain_t *d;
     ctl_reader_t *reader = NULL;
@@ -278,56 +314,16 @@ int ctl_replay_main(int argc, char **argv)
     char errstr[2048];
     from_kind_t kind = FROM_EARLIEST;
     int64_t from_value = 0;
-    long partition = -1, timeout_s = 600;
-    int wait = 0, dry = 0, c, rc = CTL_EXIT_USAGE;
+    long partition;
+    int rc;
     size_t n = 0;
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        int r = ctl_common_option(PROG, c, optarg, &config_path);
-        if (r == 1)
-            continue;
-        if (r != 0)
-            goto out;
-        switch (c) {
-        case 'd':
-            domain = optarg;
-            break;
-        case OPT_FROM:
-            from = optarg;
-            break;
-        case OPT_PARTITION:
-            if (cdc_cli_parse_long(optarg, 0, 100000, &partition) < 0) {
-                cdc_cli_usage_error(PROG, "--partition: \"%s\" is not a partition number", optarg);
-                goto out;
-            }
-            break;
-        case OPT_WAIT:
-            wait = 1;
-            break;
-        case OPT_TIMEOUT:
-            if (cdc_cli_parse_long(optarg, 1, 86400, &timeout_s) < 0) {
-                cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not 1..86400", optarg);
-                goto out;
-            }
-            break;
-        case OPT_DRY:
-            dry = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CTL_EXIT_OK;
-            goto out;
-        default:
-            ctl_getopt_error(PROG, c, argv);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
+    rc = CTL_EXIT_USAGE;
+    domain = a.domain;
+    from = a.from;
+    partition = a.partition;
     if (domain == NULL || from == NULL) {
         cdc_cli_usage_error(PROG, "%s is required", domain == NULL ? "--domain" : "--from");
         goto out;
@@ -349,8 +345,8 @@ int ctl_replay_main(int argc, char **argv)
             PROG, "--from: \"%s\" is not earliest, an offset, an ISO 8601 time or @MS", from);
         goto out;
     }
-    if ((conf = ctl_load_config(PROG, config_path)) == NULL ||
-        !(d = ctl_domain(PROG, conf, domain)))
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL ||
+        !(d = cdc_cli_domain(PROG, conf, domain)))
         goto out;
     if (partition >= d->partitions) {
         cdc_cli_usage_error(PROG, "--partition %ld: domain %s has partitions 0..%d", partition,
@@ -462,11 +458,11 @@ int ctl_replay_main(int argc, char **argv)
                " action=%s\n",
                (int)plan[i].partition, plan[i].has_stored ? "" : "none:", plan[i].stored,
                plan[i].target, plan[i].lo, plan[i].hi,
-               dry            ? "none(dry-run)"
+               a.dry          ? "none(dry-run)"
                : plan[i].move ? "moved"
                               : "unchanged");
     fflush(stdout);
-    if (dry) {
+    if (a.dry) {
         rc = CTL_EXIT_OK;
         goto out;
     }
@@ -477,7 +473,7 @@ int ctl_replay_main(int argc, char **argv)
     cdc_log_info("domain %s: stored offsets rewritten; running workers pick them up at their "
                  "next batch",
                  domain);
-    if (wait && wait_applied(conn, domain, topic, plan, n, (int)timeout_s) < 0)
+    if (a.wait && wait_applied(conn, domain, topic, plan, n, (int)a.timeout_s) < 0)
         goto out;
     rc = CTL_EXIT_OK;
 out:

@@ -23,8 +23,9 @@
 
 #define PROG "cdc-ctl resnapshot"
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog; /* the text names PROG itself */
     fprintf(out,
             "Usage: " PROG " -c CONFIG --source S [--table T] [--keys FILE] [--wait S]\n"
             "\n"
@@ -59,7 +60,7 @@ static void usage(FILE *out)
             "  1  the source file could not be written, the keys file is unusable, or --wait\n"
             "     timed out\n"
             "  2  usage or config error\n",
-            ctl_common_help);
+            cdc_cli_common_help);
 }
 
 /* One request to insert. */
@@ -208,22 +209,48 @@ static int wait_done(sqlite3 *db, const char *source, const int64_t *ids, size_t
     return 0;
 }
 
+enum { OPT_SOURCE = CDC_CLI_OPT_FIRST_OWN, OPT_TABLE, OPT_KEYS, OPT_WAIT };
+
+typedef struct resnapshot_args_s {
+    const char *source, *table, *keys;
+    double wait_s;
+} resnapshot_args_t;
+
+static int own_option(void *ctx, int c, const char *arg)
+{
+    resnapshot_args_t *a = ctx;
+
+    switch (c) {
+    case OPT_SOURCE:
+        a->source = arg;
+        break;
+    case OPT_TABLE:
+        a->table = arg;
+        break;
+    case OPT_KEYS:
+        a->keys = arg;
+        break;
+    case OPT_WAIT:
+        if (cdc_cli_parse_double(arg, 0, &a->wait_s) != 0)
+            return cdc_cli_usage_error(PROG, "--wait: \"%s\" is not a number of seconds", arg);
+        break;
+    }
+    return 0;
+}
+
 int ctl_resnapshot_main(int argc, char **argv)
 {
-    enum { OPT_SOURCE = CTL_OPT_FIRST_OWN, OPT_TABLE, OPT_KEYS, OPT_WAIT };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
+        CDC_CLI_COMMON_LONGOPTS,
         {"source", required_argument, NULL, OPT_SOURCE},
         {"table", required_argument, NULL, OPT_TABLE},
         {"keys", required_argument, NULL, OPT_KEYS},
         {"wait", required_argument, NULL, OPT_WAIT},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *source = NULL, *table = NULL, *keys = NULL;
-    double wait_s = -1;
+    resnapshot_args_t a = {NULL, NULL, NULL, -1};
+    const cdc_cli_spec_t spec = {PROG, ":c:h", longopts, usage, own_option, &a};
+    const char *config_path = NULL, *source, *table, *keys;
     cdc_config_t *conf = NULL;
     const cdc_source_t *src;
     req_t *reqs = NULL;
@@ -231,50 +258,19 @@ int ctl_resnapshot_main(int argc, char **argv)
     int64_t *ids = NULL;
     sqlite3 *db = NULL;
     char errstr[2048];
-    int c, rc = CTL_EXIT_USAGE;
+    int rc;
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        int r = ctl_common_option(PROG, c, optarg, &config_path);
-        if (r == 1)
-            continue;
-        if (r != 0)
-            goto out;
-        switch (c) {
-        case OPT_SOURCE:
-            source = optarg;
-            break;
-        case OPT_TABLE:
-            table = optarg;
-            break;
-        case OPT_KEYS:
-            keys = optarg;
-            break;
-        case OPT_WAIT:
-            if (cdc_cli_parse_double(optarg, 0, &wait_s) != 0) {
-                cdc_cli_usage_error(PROG, "--wait: \"%s\" is not a number of seconds", optarg);
-                goto out;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CTL_EXIT_OK;
-            goto out;
-        default:
-            ctl_getopt_error(PROG, c, argv);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
+    rc = CTL_EXIT_USAGE;
+    source = a.source;
+    table = a.table;
+    keys = a.keys;
     if (source == NULL) {
         cdc_cli_usage_error(PROG, "--source is required");
         goto out;
     }
-    if ((conf = ctl_load_config(PROG, config_path)) == NULL)
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL)
         goto out;
     if ((src = cdc_config_source(conf, source)) == NULL) {
         fprintf(stderr, PROG ": source \"%s\" is not in the config %s\n", source, conf->path);
@@ -312,7 +308,7 @@ int ctl_resnapshot_main(int argc, char **argv)
                reqs[i].kind, reqs[i].table ? reqs[i].table : "*", reqs[i].nkeys);
     fflush(stdout);
     rc = CTL_EXIT_OK;
-    if (wait_s >= 0 && wait_done(db, source, ids, nreqs, wait_s) < 0)
+    if (a.wait_s >= 0 && wait_done(db, source, ids, nreqs, a.wait_s) < 0)
         rc = CTL_EXIT_OPERATIONAL;
 out:
     for (size_t i = 0; i < nreqs; i++) {

@@ -28,8 +28,7 @@ static void on_signal(int sig)
 }
 
 enum {
-    OPT_DOMAIN = CTL_OPT_FIRST_OWN,
-    OPT_JSON,
+    OPT_JSON = CDC_CLI_OPT_FIRST_OWN,
     OPT_WATCH,
     OPT_UNTIL,
     OPT_VERDICT,
@@ -38,8 +37,9 @@ enum {
     OPT_HB_TIMEOUT,
 };
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog; /* the text names PROG itself */
     fprintf(
         out,
         "Usage: cdc-ctl status -c CONFIG [--domain D]... [--json] [--watch N]\n"
@@ -78,7 +78,7 @@ static void usage(FILE *out)
         "  1  it does not (reasons in the output), the state could not be read, or\n"
         "     --until timed out\n"
         "  2  usage or config error\n",
-        ctl_common_help);
+        cdc_cli_common_help);
 }
 
 typedef struct status_args_s {
@@ -101,13 +101,56 @@ static int parse_verdict(const char *opt, const char *arg, const char **out)
     return 0;
 }
 
+static int own_option(void *ctx, int c, const char *arg)
+{
+    status_args_t *a = ctx;
+    int rc;
+
+    switch (c) {
+    case 'd':
+        a->domains = cdc_realloc(a->domains, (a->ndomains + 1) * sizeof *a->domains);
+        a->domains[a->ndomains++] = arg;
+        break;
+    case OPT_JSON:
+        a->json = 1;
+        break;
+    case OPT_WATCH:
+        if (cdc_cli_parse_long(arg, 1, 86400, &a->watch_s) != 0)
+            return cdc_cli_usage_error(PROG,
+                                       "--watch: \"%s\" is not a number of seconds"
+                                       " in 1..86400",
+                                       arg);
+        break;
+    case OPT_UNTIL:
+        if ((rc = parse_verdict("--until", arg, &a->until)) != 0)
+            return rc;
+        break;
+    case OPT_VERDICT:
+        if ((rc = parse_verdict("--verdict", arg, &a->verdict)) != 0)
+            return rc;
+        break;
+    case OPT_TIMEOUT:
+        if (cdc_cli_parse_double(arg, 0, &a->timeout_s) != 0)
+            return cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not a number of seconds", arg);
+        break;
+    case OPT_MAX_LAG:
+        if (cdc_cli_parse_double(arg, 0, &a->opts.max_lag_s) != 0)
+            return cdc_cli_usage_error(PROG, "--max-lag-seconds: \"%s\" is not a number >= 0", arg);
+        break;
+    case OPT_HB_TIMEOUT:
+        if (cdc_cli_parse_double(arg, 0.1, &a->opts.heartbeat_timeout_s) != 0)
+            return cdc_cli_usage_error(
+                PROG, "--heartbeat-timeout-seconds: \"%s\" is not a number >= 0.1", arg);
+        break;
+    }
+    return 0;
+}
+
+/* Returns CDC_CLI_RUN, 0 after --help, or the usage error's exit code (message printed). */
 static int parse_args(int argc, char **argv, status_args_t *a)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
-        {"help", no_argument, NULL, 'h'},
+        CDC_CLI_COMMON_LONGOPTS,
         {"domain", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, OPT_JSON},
         {"watch", required_argument, NULL, OPT_WATCH},
@@ -118,62 +161,11 @@ static int parse_args(int argc, char **argv, status_args_t *a)
         {"heartbeat-timeout-seconds", required_argument, NULL, OPT_HB_TIMEOUT},
         {NULL, 0, NULL, 0},
     };
-    int c, rc;
+    const cdc_cli_spec_t spec = {PROG, ":c:d:h", longopts, usage, own_option, a};
+    int rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        rc = ctl_common_option(PROG, c, optarg, &a->config);
-        if (rc == 1)
-            continue;
-        if (rc != 0)
-            return rc;
-        switch (c) {
-        case 'h':
-            usage(stdout);
-            return -1;
-        case 'd':
-            a->domains = cdc_realloc(a->domains, (a->ndomains + 1) * sizeof *a->domains);
-            a->domains[a->ndomains++] = optarg;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case OPT_WATCH:
-            if (cdc_cli_parse_long(optarg, 1, 86400, &a->watch_s) != 0)
-                return cdc_cli_usage_error(PROG,
-                                           "--watch: \"%s\" is not a number of seconds"
-                                           " in 1..86400",
-                                           optarg);
-            break;
-        case OPT_UNTIL:
-            if ((rc = parse_verdict("--until", optarg, &a->until)) != 0)
-                return rc;
-            break;
-        case OPT_VERDICT:
-            if ((rc = parse_verdict("--verdict", optarg, &a->verdict)) != 0)
-                return rc;
-            break;
-        case OPT_TIMEOUT:
-            if (cdc_cli_parse_double(optarg, 0, &a->timeout_s) != 0)
-                return cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not a number of seconds",
-                                           optarg);
-            break;
-        case OPT_MAX_LAG:
-            if (cdc_cli_parse_double(optarg, 0, &a->opts.max_lag_s) != 0)
-                return cdc_cli_usage_error(PROG, "--max-lag-seconds: \"%s\" is not a number >= 0",
-                                           optarg);
-            break;
-        case OPT_HB_TIMEOUT:
-            if (cdc_cli_parse_double(optarg, 0.1, &a->opts.heartbeat_timeout_s) != 0)
-                return cdc_cli_usage_error(
-                    PROG, "--heartbeat-timeout-seconds: \"%s\" is not a number >= 0.1", optarg);
-            break;
-        default:
-            return ctl_getopt_error(PROG, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &a->config)) != CDC_CLI_RUN)
+        return rc;
     if (a->until != NULL && a->verdict != NULL && strcmp(a->until, a->verdict) != 0)
         return cdc_cli_usage_error(PROG, "--until %s and --verdict %s ask for different verdicts",
                                    a->until, a->verdict);
@@ -181,28 +173,7 @@ static int parse_args(int argc, char **argv, status_args_t *a)
         return cdc_cli_usage_error(PROG, "--timeout is an option of --until");
     if (a->verdict == NULL)
         a->verdict = a->until != NULL ? a->until : "ready";
-    return 0;
-}
-
-/* A consumer handle that is only ever assigned partitions: it joins no group. */
-static rd_kafka_t *reader_new(const cdc_config_t *conf, char *errstr, size_t errstr_size)
-{
-    char *group = cdc_asprintf("%s.ctl-status", conf->topic_prefix);
-    rd_kafka_conf_t *kc = cdc_kafka_conf_new(conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
-    rd_kafka_t *rk = NULL;
-
-    free(group);
-    if (kc == NULL)
-        return NULL;
-    if (rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, errstr_size) !=
-        RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(kc);
-        return NULL;
-    }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
-    if (rk == NULL)
-        rd_kafka_conf_destroy(kc);
-    return rk;
+    return CDC_CLI_RUN;
 }
 
 /* The selected domains' topics and the validation topic exist: checked once per refresh,
@@ -295,23 +266,20 @@ int ctl_status_main(int argc, char **argv)
     int64_t start;
     char errstr[1024];
 
-    rc = parse_args(argc, argv, &a);
-    if (rc != 0) {
-        rc = rc < 0 ? 0 : rc; /* -1: --help was printed */
+    if ((rc = parse_args(argc, argv, &a)) != CDC_CLI_RUN)
         goto out;
-    }
     rc = CTL_EXIT_USAGE;
-    if ((conf = ctl_load_config(PROG, a.config)) == NULL)
+    if ((conf = cdc_cli_load_config(PROG, a.config)) == NULL)
         goto out;
     sel = cdc_calloc(conf->n_domains + a.ndomains + 1, sizeof *sel);
     for (size_t i = 0; i < a.ndomains; i++)
-        if ((sel[nsel++] = ctl_domain(PROG, conf, a.domains[i])) == NULL)
+        if ((sel[nsel++] = cdc_cli_domain(PROG, conf, a.domains[i])) == NULL)
             goto out;
     if (a.ndomains == 0)
         for (size_t i = 0; i < conf->n_domains; i++)
             sel[nsel++] = &conf->domains[i];
     rc = CTL_EXIT_OPERATIONAL;
-    if ((rk = reader_new(conf, errstr, sizeof errstr)) == NULL) {
+    if ((rk = ctl_kafka_reader(conf, "ctl-status", errstr, sizeof errstr)) == NULL) {
         fprintf(stderr, "%s: Kafka consumer: %s\n", PROG, errstr);
         goto out;
     }

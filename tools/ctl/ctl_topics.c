@@ -22,8 +22,9 @@
 
 #define PROG "cdc-ctl topics"
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog; /* the text names PROG itself */
     fprintf(out,
             "Usage: " PROG " -c CONFIG [--replication-factor N] [--verify-only] [--timeout S]\n"
             "\n"
@@ -49,7 +50,7 @@ static void usage(FILE *out)
             "  1  a topic is missing or has another partition count, or the cluster cannot be\n"
             "     reached\n"
             "  2  usage or config error\n",
-            ctl_common_help);
+            cdc_cli_common_help);
 }
 
 typedef enum { ST_NONE, ST_CREATED, ST_EXISTS, ST_FAILED } create_state_t;
@@ -230,68 +231,58 @@ static int verify(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_t n,
     return bad;
 }
 
+enum { OPT_RF = CDC_CLI_OPT_FIRST_OWN, OPT_VERIFY, OPT_TIMEOUT };
+
+typedef struct topics_args_s {
+    long rf, timeout_s;
+    int verify_only;
+} topics_args_t;
+
+static int own_option(void *ctx, int c, const char *arg)
+{
+    topics_args_t *a = ctx;
+
+    switch (c) {
+    case OPT_RF:
+        if (cdc_cli_parse_long(arg, -1, 32767, &a->rf) < 0 || a->rf == 0)
+            return cdc_cli_usage_error(PROG, "--replication-factor: \"%s\" is not -1 or 1..32767",
+                                       arg);
+        break;
+    case OPT_VERIFY:
+        a->verify_only = 1;
+        break;
+    case OPT_TIMEOUT:
+        if (cdc_cli_parse_long(arg, 1, 3600, &a->timeout_s) < 0)
+            return cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not 1..3600", arg);
+        break;
+    }
+    return 0;
+}
+
 int ctl_topics_main(int argc, char **argv)
 {
-    enum { OPT_RF = CTL_OPT_FIRST_OWN, OPT_VERIFY, OPT_TIMEOUT };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, CTL_OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, CTL_OPT_LOG_FORMAT},
+        CDC_CLI_COMMON_LONGOPTS,
         {"replication-factor", required_argument, NULL, OPT_RF},
         {"verify-only", no_argument, NULL, OPT_VERIFY},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    topics_args_t a = {-1, 30, 0};
+    const cdc_cli_spec_t spec = {PROG, ":c:h", longopts, usage, own_option, &a};
     const char *config_path = NULL;
     cdc_config_t *conf = NULL;
     cdc_topic_spec_t *topics = NULL;
     create_state_t *state = NULL;
     rd_kafka_t *rk = NULL;
-    long rf = -1, timeout_s = 30;
-    int verify_only = 0, c, rc = CTL_EXIT_USAGE, n = 0;
+    int rc, n = 0;
     size_t nt = 0;
     char errstr[1024];
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        int r = ctl_common_option(PROG, c, optarg, &config_path);
-        if (r == 1)
-            continue;
-        if (r != 0)
-            goto out;
-        switch (c) {
-        case OPT_RF:
-            if (cdc_cli_parse_long(optarg, -1, 32767, &rf) < 0 || rf == 0) {
-                cdc_cli_usage_error(PROG, "--replication-factor: \"%s\" is not -1 or 1..32767",
-                                    optarg);
-                goto out;
-            }
-            break;
-        case OPT_VERIFY:
-            verify_only = 1;
-            break;
-        case OPT_TIMEOUT:
-            if (cdc_cli_parse_long(optarg, 1, 3600, &timeout_s) < 0) {
-                cdc_cli_usage_error(PROG, "--timeout: \"%s\" is not 1..3600", optarg);
-                goto out;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CTL_EXIT_OK;
-            goto out;
-        default:
-            ctl_getopt_error(PROG, c, argv);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = cdc_cli_parse(&spec, argc, argv, &config_path)) != CDC_CLI_RUN)
         goto out;
-    }
-    if ((conf = ctl_load_config(PROG, config_path)) == NULL)
+    rc = CTL_EXIT_USAGE;
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL)
         goto out;
     rc = CTL_EXIT_OPERATIONAL;
     nt = cdc_config_topics(conf, &topics);
@@ -301,11 +292,11 @@ int ctl_topics_main(int argc, char **argv)
         goto out;
     }
     int created_ok = 1;
-    if (!verify_only) {
-        int r = create_topics(rk, topics, nt, (int)rf, (int)timeout_s * 1000, state);
+    if (!a.verify_only) {
+        int r = create_topics(rk, topics, nt, (int)a.rf, (int)a.timeout_s * 1000, state);
         created_ok = r >= 0;
     }
-    n = verify(rk, topics, nt, state, (int)timeout_s * 1000);
+    n = verify(rk, topics, nt, state, (int)a.timeout_s * 1000);
     if (n < 0)
         goto out;
     if (n > 0) {
