@@ -154,6 +154,7 @@ static int rd_long(rd_t *r, const char *field, int64_t *v)
 {
     uint64_t z = 0;
 
+    *v = 0; /* defined on failure too: callers' outputs never hold stack garbage */
     for (int shift = 0; shift < 70; shift += 7) {
         unsigned char b;
         if (r->off >= r->len)
@@ -174,6 +175,8 @@ static int rd_bytes(rd_t *r, const char *field, const unsigned char **p, size_t 
 {
     int64_t l;
 
+    *p = NULL;
+    *len = 0;
     if (rd_long(r, field, &l) < 0)
         return -1;
     if (l < 0 || (uint64_t)l > r->len - r->off)

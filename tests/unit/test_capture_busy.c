@@ -34,7 +34,8 @@ static void app_fail(app_t *a, sqlite3 *db, int rc, const char *what)
         a->busy++;
     else
         a->errors++;
-    snprintf(a->last_error, sizeof(a->last_error), "%s: %s (%d)", what, sqlite3_errmsg(db), rc);
+    snprintf(a->last_error, sizeof(a->last_error), "%.60s: %.160s (%d)", what, sqlite3_errmsg(db),
+             rc);
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
