@@ -273,6 +273,10 @@ static int install_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
         return rc;
     for (size_t i = 0; i < plan->n_stale && rc == SQLITE_OK; i++)
         rc = exec_drop_trigger(db, plan->stale[i], errstr, errstr_size);
+    /* The triggers let INTEGER PRIMARY KEY number the log: it must not restart below
+     * seq_floor in a log that capture_version 1 pruned to empty. */
+    if (rc == SQLITE_OK)
+        rc = exec_sql(db, cdc_capture_sql_floor_row(), errstr, errstr_size);
     if (rc != SQLITE_OK ||
         (rc = query_int(db, cdc_capture_sql_high_water(), &high, errstr, errstr_size)) !=
             SQLITE_OK ||

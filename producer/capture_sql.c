@@ -9,13 +9,15 @@
 
 #define TRIGGER_NAME_SANITIZED_MAX 24
 
-/* The next sequence number, computed inside the application's transaction (which holds
- * the write lock, so no two writers race). seq_floor keeps it above every number ever
- * pruned or handed out before the newest rows were deleted, so it never goes back;
- * AUTOINCREMENT would do the same but leaves sqlite_sequence behind forever. */
-#define SEQ_NEXT                                                                                   \
-    "(SELECT max(coalesce((SELECT max(seq) FROM \"_cdc_changes\"),0),"                             \
-    "coalesce((SELECT value FROM \"_cdc_state\" WHERE \"key\"='seq_floor'),0))+1)"
+/* seq is not written by the triggers: INTEGER PRIMARY KEY assigns max(seq) + 1 inside the
+ * application's transaction (which holds the write lock, so no two writers race). That
+ * needs no subquery, and SQLite compiles every trigger body into each statement the
+ * application prepares, so the body's size is paid per statement (measured: the
+ * max(seq)/seq_floor subqueries made a captured prepare+step ~10x a plain one). Numbers
+ * never go back because pruning never deletes the newest row, and an install that
+ * finds the log emptied below seq_floor (capture_version 1 pruned everything) writes a
+ * floor row first (cdc_capture_sql_floor_row). AUTOINCREMENT would do the same but
+ * leaves sqlite_sequence behind forever. */
 
 const char *cdc_capture_sql_high_water(void)
 {
@@ -40,17 +42,18 @@ char *cdc_capture_sql_trigger_name(const char *table, cdc_trigger_kind_t kind)
                         cdc_sqlite_name_hash(table));
 }
 
-/* INSERT INTO "_cdc_changes"(seq,tbl,op,ts,k1..kn) SELECT <seq>,'<tbl>','<op>',
- * julianday('now'),<row>.<key>... [WHERE <cond>]; */
-static void append_log_insert(cdc_sqlbuf_t *b, const cdc_table_info_t *ti, char op, const char *row,
-                              const char *where)
+/* INSERT INTO "_cdc_changes"(tbl,op,ts,k1..kn) VALUES('<tbl>',<op>,julianday('now'),
+ * <row>.<key>...); with `where`, SELECT ... WHERE <cond> instead of VALUES. op is a quoted
+ * letter or an expression. */
+static void append_log_insert(cdc_sqlbuf_t *b, const cdc_table_info_t *ti, const char *op,
+                              const char *row, const char *where)
 {
-    cdc_sqlbuf_append(b, "\n  INSERT INTO \"_cdc_changes\"(seq,tbl,op,ts");
+    cdc_sqlbuf_append(b, "\n  INSERT INTO \"_cdc_changes\"(tbl,op,ts");
     for (size_t i = 0; i < ti->n_keys; i++)
         cdc_sqlbuf_printf(b, ",k%zu", i + 1);
-    cdc_sqlbuf_append(b, ") SELECT " SEQ_NEXT ",");
+    cdc_sqlbuf_append(b, where ? ") SELECT " : ") VALUES(");
     cdc_sqlbuf_literal(b, ti->name);
-    cdc_sqlbuf_printf(b, ",'%c',julianday('now')", op);
+    cdc_sqlbuf_printf(b, ",%s,julianday('now')", op);
     for (size_t i = 0; i < ti->n_keys; i++) {
         char *e = cdc_table_info_key_expr(ti, i, row);
         cdc_sqlbuf_printf(b, ",%s", e);
@@ -58,6 +61,8 @@ static void append_log_insert(cdc_sqlbuf_t *b, const cdc_table_info_t *ti, char 
     }
     if (where)
         cdc_sqlbuf_printf(b, " WHERE %s", where);
+    else
+        cdc_sqlbuf_append(b, ")");
     cdc_sqlbuf_append(b, ";");
 }
 
@@ -92,19 +97,21 @@ char *cdc_capture_sql_trigger(const cdc_table_info_t *ti, cdc_trigger_kind_t kin
     cdc_sqlbuf_ident(&b, ti->name);
     cdc_sqlbuf_append(&b, " FOR EACH ROW BEGIN");
     if (kind == CDC_TRIGGER_INSERT) {
-        append_log_insert(&b, ti, 'i', "NEW", NULL);
+        append_log_insert(&b, ti, "'i'", "NEW", NULL);
     } else if (kind == CDC_TRIGGER_DELETE) {
-        append_log_insert(&b, ti, 'd', "OLD", NULL);
+        append_log_insert(&b, ti, "'d'", "OLD", NULL);
     } else {
-        /* A key change is a delete of the old key and an insert of the new one, so the
-         * old row disappears downstream too. */
+        /* A key change is a delete of the old key and then an insert of the new one, so
+         * the old row disappears downstream too; otherwise one 'u'. Two statements, not
+         * three: the body is compiled into every UPDATE the application prepares. */
         char *same = key_unchanged(ti);
         char *changed = cdc_asprintf("NOT %s", same);
-        append_log_insert(&b, ti, 'u', "NEW", same);
-        append_log_insert(&b, ti, 'd', "OLD", changed);
-        append_log_insert(&b, ti, 'i', "NEW", changed);
+        char *op = cdc_asprintf("CASE WHEN %s THEN 'u' ELSE 'i' END", same);
+        append_log_insert(&b, ti, "'d'", "OLD", changed);
+        append_log_insert(&b, ti, op, "NEW", NULL);
         free(same);
         free(changed);
+        free(op);
     }
     cdc_sqlbuf_append(&b, "\nEND");
     free(name);
@@ -124,6 +131,16 @@ char *cdc_capture_sql_create_changes(int width)
         cdc_sqlbuf_printf(&b, ", k%d", i);
     cdc_sqlbuf_append(&b, ")");
     return b.s;
+}
+
+const char *cdc_capture_sql_floor_row(void)
+{
+    /* Only when the log is below seq_floor (emptied by capture_version 1's pruning): the
+     * row keeps the next rowid above every number handed out. Its table name is reserved
+     * (_cdc_ is never captured), so the stream's join with _cdc_tables skips it. */
+    return "INSERT INTO \"_cdc_changes\"(seq,tbl,op,ts) SELECT f.value,'_cdc_floor','f',"
+           "julianday('now') FROM \"_cdc_state\" f WHERE f.\"key\"='seq_floor' AND f.value > "
+           "coalesce((SELECT max(seq) FROM \"_cdc_changes\"),0)";
 }
 
 const char *cdc_capture_sql_create_state(void)

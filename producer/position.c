@@ -187,20 +187,27 @@ static int ack_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
         if (rc != SQLITE_OK)
             return rc;
     }
-    /* A rowid range: SQLite deletes it by walking the table's b-tree from its start. */
+    /* A rowid range: SQLite deletes it by walking the table's b-tree from its start. The
+     * newest row always stays: the triggers' seq is INTEGER PRIMARY KEY's max + 1, so
+     * deleting it would hand its number out again. */
     rc = exec_bound(db,
                     "DELETE FROM \"_cdc_changes\" WHERE seq <= min(?1, "
-                    "(SELECT min(seq) FROM \"_cdc_changes\") + ?2 - 1)",
+                    "(SELECT min(seq) FROM \"_cdc_changes\") + ?2 - 1, "
+                    "(SELECT max(seq) FROM \"_cdc_changes\") - 1)",
                     pos->seq, ctx->chunk_rows, errstr, errstr_size);
     if (rc != SQLITE_OK)
         return rc;
     ctx->pruned = sqlite3_changes(db);
     sqlite3_stmt *st = NULL;
-    rc = cdc_sqlite_prepare(db, "SELECT min(seq) FROM \"_cdc_changes\"", &st, errstr, errstr_size);
+    rc = cdc_sqlite_prepare(db,
+                            "SELECT (SELECT min(seq) FROM \"_cdc_changes\"), "
+                            "(SELECT max(seq) FROM \"_cdc_changes\")",
+                            &st, errstr, errstr_size);
     if (rc != SQLITE_OK)
         return rc;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        ctx->remain = sqlite3_column_int64(st, 0) <= pos->seq;
+        ctx->remain = sqlite3_column_int64(st, 0) <= pos->seq &&
+                      sqlite3_column_int64(st, 0) < sqlite3_column_int64(st, 1);
     else
         ctx->remain = 0;
     sqlite3_finalize(st);
@@ -265,7 +272,7 @@ typedef struct epoch_ctx_s {
 static int epoch_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
 {
     epoch_ctx_t *ctx = arg;
-    cdc_position_state_t s;
+    cdc_position_state_t s = {0};
     int rc = read_state(db, &s, errstr, errstr_size);
     if (rc != SQLITE_OK)
         return rc;
