@@ -10,33 +10,56 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
+/* Nonzero when one of the 8 bytes of w is '\\' or below 0x0e (which covers \t, \n, \r):
+ * the classic "has a byte less than n" and "has a zero byte" word tricks. A hit may be
+ * another control byte; the byte loop then decides. */
+static uint64_t maybe_special(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t bs = w ^ (ones * '\\');
+    return ((w - ones * 0x0e) & ~w & highs) | ((bs - ones) & ~bs & highs);
+}
+
 void cdc_sink_copy_put_escaped(cdc_buf_t *out, const void *p, size_t len)
 {
     const unsigned char *s = p;
-    size_t start = 0;
+    size_t start = 0, i = 0;
 
     cdc_buf_reserve(out, len);
-    for (size_t i = 0; i < len; i++) {
-        const char *esc = NULL;
-        switch (s[i]) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            continue;
+    while (i < len) {
+        /* Runs without specials are skipped 8 bytes at a time and copied in one piece. */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (maybe_special(w))
+                break;
+            i += 8;
         }
-        cdc_buf_put(out, s + start, i - start);
-        cdc_buf_put_str(out, esc);
-        start = i + 1;
+        size_t stop = len - i >= 8 ? i + 8 : len;
+        for (; i < stop; i++) {
+            char esc;
+            switch (s[i]) {
+            case '\\':
+                esc = '\\';
+                break;
+            case '\n':
+                esc = 'n';
+                break;
+            case '\r':
+                esc = 'r';
+                break;
+            case '\t':
+                esc = 't';
+                break;
+            default:
+                continue;
+            }
+            cdc_buf_put(out, s + start, i - start);
+            cdc_buf_reserve(out, 2);
+            out->data[out->len++] = '\\';
+            out->data[out->len++] = (unsigned char)esc;
+            start = i + 1;
+        }
     }
     cdc_buf_put(out, s + start, len - start);
 }
@@ -44,13 +67,34 @@ void cdc_sink_copy_put_escaped(cdc_buf_t *out, const void *p, size_t len)
 void cdc_sink_copy_put_bytea(cdc_buf_t *out, const void *p, size_t len)
 {
     const unsigned char *s = p;
+    unsigned char *o;
 
     cdc_buf_reserve(out, 3 + 2 * len);
     cdc_buf_put_str(out, "\\\\x");
+    o = out->data + out->len;
     for (size_t i = 0; i < len; i++) {
-        cdc_buf_put_byte(out, (unsigned char)hex_digits[s[i] >> 4]);
-        cdc_buf_put_byte(out, (unsigned char)hex_digits[s[i] & 15]);
+        *o++ = (unsigned char)hex_digits[s[i] >> 4];
+        *o++ = (unsigned char)hex_digits[s[i] & 15];
     }
+    out->len += 2 * len;
+}
+
+/* Decimal digits of v without printf: every integer column of every row comes here. */
+static void put_int64(cdc_buf_t *out, int64_t v)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    unsigned char digits[20];
+    size_t n = 0;
+
+    do {
+        digits[n++] = (unsigned char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    cdc_buf_reserve(out, n + 1);
+    if (v < 0)
+        out->data[out->len++] = '-';
+    while (n)
+        out->data[out->len++] = digits[--n];
 }
 
 static void put_double_text(cdc_buf_t *out, double d)
@@ -79,7 +123,7 @@ int cdc_sink_copy_put_value(cdc_buf_t *out, const cdc_col_type_t *t, const cdc_m
     }
     switch (t->kind) {
     case CDC_COL_LONG:
-        cdc_buf_printf(out, "%" PRId64, v->l);
+        put_int64(out, v->l);
         break;
     case CDC_COL_BOOLEAN:
         cdc_buf_put_byte(out, v->l ? 't' : 'f');
@@ -173,7 +217,7 @@ void cdc_sink_copy_put_json_value(cdc_buf_t *out, const cdc_col_type_t *t, const
     cdc_buf_reset(scratch);
     switch (t->kind) {
     case CDC_COL_LONG:
-        cdc_buf_printf(out, "%" PRId64, v->l);
+        put_int64(out, v->l);
         return;
     case CDC_COL_BOOLEAN:
         cdc_buf_put_str(out, v->l ? "true" : "false");

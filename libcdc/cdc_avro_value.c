@@ -341,7 +341,7 @@ static int rd_long(rd_t *r, const char *field, int64_t *v)
 
 static int rd_int(rd_t *r, const char *field, int32_t *v)
 {
-    int64_t l;
+    int64_t l = 0;
 
     if (rd_long(r, field, &l) < 0)
         return -1;
@@ -353,7 +353,7 @@ static int rd_int(rd_t *r, const char *field, int32_t *v)
 
 static int rd_bytes(rd_t *r, const char *field, const unsigned char **p, size_t *len)
 {
-    int64_t l;
+    int64_t l = 0;
 
     if (rd_long(r, field, &l) < 0)
         return -1;
@@ -388,7 +388,7 @@ static int rd_bool(rd_t *r, const char *field, int *v)
 /* Reads a ["null", X] branch index: 0 or 1. */
 static int rd_union(rd_t *r, const char *field, int *branch)
 {
-    int64_t b;
+    int64_t b = 0;
 
     if (rd_long(r, field, &b) < 0)
         return -1;
@@ -425,7 +425,7 @@ static int rd_value(rd_t *r, const cdc_column_t *col, cdc_decoded_value_t *v)
         return 0;
     }
     case CDC_COL_BOOLEAN: {
-        int b;
+        int b = 0;
         if (rd_bool(r, f, &b) < 0)
             return -1;
         v->l = b;

@@ -47,21 +47,6 @@ void cdc_buf_reserve(cdc_buf_t *b, size_t extra)
     b->cap = cap;
 }
 
-void cdc_buf_put(cdc_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    cdc_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void cdc_buf_put_byte(cdc_buf_t *b, unsigned char c)
-{
-    cdc_buf_reserve(b, 1);
-    b->data[b->len++] = c;
-}
-
 void cdc_buf_put_str(cdc_buf_t *b, const char *s)
 {
     cdc_buf_put(b, s, strlen(s));
@@ -92,15 +77,18 @@ void cdc_buf_put_varint_zigzag(cdc_buf_t *b, int64_t v)
 {
     /* Shift on the unsigned value: left-shifting a negative int64_t is undefined. */
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    unsigned char tmp[10];
-    size_t n = 0;
+    unsigned char *o;
 
+    /* Written in place: at most 10 bytes. */
+    if (b->cap - b->len < 10)
+        cdc_buf_reserve(b, 10);
+    o = b->data + b->len;
     while (z >= 0x80) {
-        tmp[n++] = (unsigned char)((z & 0x7f) | 0x80);
+        *o++ = (unsigned char)((z & 0x7f) | 0x80);
         z >>= 7;
     }
-    tmp[n++] = (unsigned char)z;
-    cdc_buf_put(b, tmp, n);
+    *o++ = (unsigned char)z;
+    b->len = (size_t)(o - b->data);
 }
 
 void cdc_buf_put_le64(cdc_buf_t *b, uint64_t v)

@@ -36,11 +36,25 @@ void cdc_buf_reset(cdc_buf_t *b);
 /* Makes room for at least extra more bytes (aborts on out-of-memory, cdc_alloc.h). */
 void cdc_buf_reserve(cdc_buf_t *b, size_t extra);
 
-/* Appends n bytes (p may be NULL when n is 0). */
-void cdc_buf_put(cdc_buf_t *b, const void *p, size_t n);
+/* Appends n bytes (p may be NULL when n is 0). Inline: every encoder appends small
+ * pieces per value, and the call plus the capacity check was a visible share of a row. */
+static inline void cdc_buf_put(cdc_buf_t *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (b->cap - b->len < n)
+        cdc_buf_reserve(b, n);
+    __builtin_memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
 
 /* Appends one byte. */
-void cdc_buf_put_byte(cdc_buf_t *b, unsigned char c);
+static inline void cdc_buf_put_byte(cdc_buf_t *b, unsigned char c)
+{
+    if (b->cap == b->len)
+        cdc_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
 
 /* Appends a NUL-terminated string without its terminator. */
 void cdc_buf_put_str(cdc_buf_t *b, const char *s);

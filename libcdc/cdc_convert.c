@@ -5,6 +5,7 @@
  */
 #include "cdc_convert.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -25,8 +26,53 @@
 #define TS_MIN_SEC (-210866760000LL)
 #define TS_END_SEC 253402300800LL
 
+/* Significant digits of a "%g" text: its digits without leading and trailing zeros. */
+static int sig_digits(const char *t)
+{
+    int first = -1, last = -1, k = 0;
+    for (; *t && *t != 'e'; t++) {
+        if (*t < '0' || *t > '9')
+            continue;
+        if (*t != '0') {
+            if (first < 0)
+                first = k;
+            last = k;
+        }
+        k++;
+    }
+    return first < 0 ? 1 : last - first + 1;
+}
+
+/* The smallest N in 1..17 whose "%.Ng" text reads back as r. */
+static int shortest_precision(double r)
+{
+    char t[CDC_REAL_TEXT_MAX];
+    int prec;
+
+    /* For a normal double, when some N <= 15 reads back, "%.15g" prints that N-digit
+     * decimal (the 15-digit grid is finer than the double's half ulp, ~1.1e-16 relative,
+     * by a factor of 4.5), so its significant digits are the answer; if 15 does not read
+     * back, no smaller N does (the finer grids contain the coarser). Subnormals have
+     * fewer bits than that argument needs: they take the plain search. */
+    if (fabs(r) >= DBL_MIN) {
+        snprintf(t, sizeof t, "%.15g", r);
+        if (strtod(t, NULL) == r)
+            return sig_digits(t);
+        snprintf(t, sizeof t, "%.16g", r);
+        return strtod(t, NULL) == r ? 16 : 17;
+    }
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(t, sizeof t, "%.*g", prec, r);
+        if (strtod(t, NULL) == r)
+            break;
+    }
+    return prec;
+}
+
 void cdc_convert_real_text(double r, char *out)
 {
+    int prec, x;
+
     if (isnan(r)) {
         strcpy(out, "nan");
         return;
@@ -35,20 +81,32 @@ void cdc_convert_real_text(double r, char *out)
         strcpy(out, r < 0 ? "-inf" : "inf");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        int x;
-        snprintf(out, CDC_REAL_TEXT_MAX, "%.*g", prec, r);
-        if (strtod(out, NULL) != r)
-            continue;
-        /* "%.1g" writes 100 as "1e+02": within -4 <= exponent < 17 use as many digits as
-         * the integer part needs, so the text is plain; more correct digits still read
-         * back as r. */
-        snprintf(out, CDC_REAL_TEXT_MAX, "%.0e", r);
-        x = atoi(strchr(out, 'e') + 1);
-        snprintf(out, CDC_REAL_TEXT_MAX, "%.*g", (x >= -4 && x < 17 && x + 1 > prec) ? x + 1 : prec,
-                 r);
+    /* Integral values below 1e15 print as their integer digits whatever N is chosen
+     * below ("%.Ng" with N >= the digits used picks the plain style and drops the
+     * point), so they skip printf: money and counts are mostly such values. */
+    if (fabs(r) < 1e15 && r == (double)(int64_t)r) {
+        int64_t v = (int64_t)r;
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        char digits[24];
+        size_t n = 0, o = 0;
+        do {
+            digits[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (signbit(r))
+            out[o++] = '-'; /* -0.0 prints "-0" as "%.1g" does */
+        while (n)
+            out[o++] = digits[--n];
+        out[o] = '\0';
         return;
     }
+    prec = shortest_precision(r);
+    /* "%.1g" writes 100 as "1e+02": within -4 <= exponent < 17 use as many digits as
+     * the integer part needs, so the text is plain; more correct digits still read back
+     * as r. */
+    snprintf(out, CDC_REAL_TEXT_MAX, "%.0e", r);
+    x = atoi(strchr(out, 'e') + 1);
+    snprintf(out, CDC_REAL_TEXT_MAX, "%.*g", (x >= -4 && x < 17 && x + 1 > prec) ? x + 1 : prec, r);
 }
 
 void cdc_convert_type_name(const cdc_col_type_t *t, char *out, size_t out_size)
