@@ -12,6 +12,7 @@
 #include "cdc_alloc.h"
 #include "cdc_canon.h"
 #include "../producer/position.h"
+#include "../producer/schema_files.h"
 #include "sink_pg.h"
 
 void audit_row_init(audit_row_t *r, size_t ncols)
@@ -102,13 +103,12 @@ static const cdc_strlist_t *config_keys(const cdc_source_t *src, const char *tab
     return NULL;
 }
 
-/* Same construction as the producer's build_table (producer/source.c): the rowid of a
- * rowid-keyed table is one extra column, under the alias table_info chose. */
+/* The producer's own codec (cdc_schema_codec_new, as producer/source.c builds it): the
+ * rowid of a rowid-keyed table is one extra column, under the alias table_info chose. */
 int audit_table_new(sqlite3 *db, const cdc_source_t *src, const char *name, audit_table_t **out,
                     char *errstr, size_t errstr_size)
 {
     audit_table_t *t = cdc_calloc(1, sizeof *t);
-    cdc_column_t *cols = NULL;
     char tmp[1024];
     size_t n;
     int rc = -1;
@@ -120,26 +120,8 @@ int audit_table_new(sqlite3 *db, const cdc_source_t *src, const char *name, audi
         snprintf(errstr, errstr_size, "source %s: %s", src->name, tmp);
         goto out;
     }
-    n = t->ti->n_columns;
     t->rowid_extra = t->ti->key_kind == CDC_KEY_ROWID;
-    cols = cdc_calloc(n + 1, sizeof *cols);
-    for (size_t i = 0; i < n; i++) {
-        cols[i] = t->ti->columns[i];
-        cols[i].pk_index = 0;
-    }
-    for (size_t k = 0; k < t->ti->n_keys; k++) {
-        int c = t->ti->key_columns[k];
-        if (c >= 0) {
-            cols[c].pk_index = (int)k + 1;
-        } else {
-            cols[n].name = (char *)(t->ti->rowid_alias ? t->ti->rowid_alias : "rowid");
-            cols[n].decl_type = (char *)"INTEGER";
-            cols[n].not_null = 1;
-            cols[n].pk_index = (int)k + 1;
-        }
-    }
-    t->codec = cdc_table_codec_new(src->name, t->ti->name, cols, n + (size_t)t->rowid_extra,
-                                   &src->columns, tmp, sizeof tmp);
+    t->codec = cdc_schema_codec_new(src, t->ti, &n, tmp, sizeof tmp);
     if (t->codec == NULL) {
         snprintf(errstr, errstr_size, "source %s table %s: %s", src->name, name, tmp);
         goto out;
@@ -157,7 +139,6 @@ int audit_table_new(sqlite3 *db, const cdc_source_t *src, const char *name, audi
     }
     rc = 0;
 out:
-    free(cols);
     if (rc != 0) {
         audit_table_free(t);
         t = NULL;

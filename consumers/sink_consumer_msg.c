@@ -2,10 +2,19 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc_alloc.h"
+#include "cdc_buf.h"
 #include "cdc_log.h"
+#include "sink_db.h"
+#include "sink_schema.h"
+
+/* How often a target that refused a schema (columns missing while auto-evolve is off, a
+ * changed type it cannot hold) is looked at again, so the operator's ALTER TABLE is noticed
+ * without a restart. */
+#define REFUSED_RECHECK_MS 1000
 
 /* The table descriptor of an envelope schema, retrying while PostgreSQL is away. */
 static const cdc_sink_table_t *table_for(worker_t *w, const cdc_sink_schema_t *sc)
@@ -15,8 +24,8 @@ static const cdc_sink_table_t *table_for(worker_t *w, const cdc_sink_schema_t *s
     int backoff = BACKOFF_FIRST_MS;
 
     if (sc == w->last_schema)
-        return w->last_table;
-    for (;;) {
+        t = w->last_table;
+    for (; t == NULL;) {
         cdc_sink_status_t st = cdc_sink_db_table(w->db, sc->source, sc->table, sc->cols, sc->ncols,
                                                  &t, err, sizeof(err));
         if (st == CDC_SINK_OK)
@@ -34,7 +43,33 @@ static const cdc_sink_table_t *table_for(worker_t *w, const cdc_sink_schema_t *s
     }
     w->last_schema = sc;
     w->last_table = t;
+    if (t->refused != NULL && now_ms() - t->refused_checked_ms >= REFUSED_RECHECK_MS) {
+        /* The descriptor belongs to this worker's db handle and no batch holds rows of a
+         * refused one, so re-reading its columns here is safe. A failed check keeps the
+         * refusal (and the record becomes a dead letter, never lost). */
+        cdc_sink_table_t *mt = (cdc_sink_table_t *)t;
+        mt->refused_checked_ms = now_ms();
+        if (cdc_sink_db_ensure(w->db, err, sizeof(err)) != CDC_SINK_OK ||
+            cdc_sink_schema_table_setup(w->db->conn, w->db->domain, mt, err, sizeof(err)) !=
+                CDC_SINK_PG_OK)
+            cdc_log_warn("target table %s: checking its columns again: %s", t->target, err);
+    }
+    if (t->ndropped > 0 && !t->dropped_counted) {
+        ((cdc_sink_table_t *)t)->dropped_counted = 1;
+        cdc_sink_metrics_dropped_columns(w->metrics, t->ndropped);
+    }
     return t;
+}
+
+/* The newest descriptor of (source, table) refuses its schema (sink_schema.h). */
+static const cdc_sink_table_t *refused_table(const worker_t *w, cdc_avro_str_t source,
+                                             cdc_avro_str_t table)
+{
+    for (const cdc_sink_table_t *t = w->db->tables; t != NULL; t = t->next)
+        if (strlen(t->source) == source.len && memcmp(t->source, source.p, source.len) == 0 &&
+            strlen(t->table) == table.len && memcmp(t->table, table.p, table.len) == 0)
+            return t->refused != NULL ? t : NULL;
+    return NULL;
 }
 
 static cdc_avro_str_t avro_str_or_empty(const char *s)
@@ -81,6 +116,58 @@ static int dead_letter(worker_t *w, const rd_kafka_message_t *m, const cdc_sink_
     return 0;
 }
 
+/* A row of a schema the target refuses (columns it lacks while auto-evolve is off, a
+ * changed type it cannot hold): a dead letter with the refusal as its reason, so
+ * `cdc-ctl dlq redrive` brings it once the operator altered the target. */
+static int refused_row(worker_t *w, const rd_kafka_message_t *m, cdc_sink_rec_t *rec,
+                       const cdc_sink_table_t *t, part_t *p)
+{
+    const cdc_sink_schema_t *sc = rec->row.schema;
+    cdc_buf_t kj = CDC_BUF_INIT;
+    int rc;
+
+    cdc_sink_key_json(sc, rec->row.key_vals, &kj);
+    rec->kind = CDC_SINK_REC_DEAD;
+    snprintf(rec->dead.reason, sizeof(rec->dead.reason), "%s", t->refused);
+    rec->dead.source = sc->source;
+    rec->dead.table = sc->table;
+    rec->dead.key_json = cdc_buf_cstr(&kj);
+    rec->dead.key = rec->row.key;
+    rec->dead.key_len = rec->row.key_len;
+    rec->dead.has_pos = 1;
+    rec->dead.pos = rec->row.pos;
+    rc = dead_letter(w, m, rec, p);
+    cdc_buf_free(&kj);
+    return rc;
+}
+
+/* The snapshot end marker of a table whose snapshot rows were refused: applying it would
+ * delete every target row older than the snapshot (invariant 5), rows that only wait for
+ * their redrive. It becomes a dead letter instead (no key: resolved by the operator). */
+static int refused_marker(worker_t *w, const rd_kafka_message_t *m, cdc_sink_rec_t *rec,
+                          const cdc_sink_table_t *t, part_t *p)
+{
+    char *source = cdc_strndup(rec->ctl.source.p, rec->ctl.source.len);
+    int rc;
+
+    rec->kind = CDC_SINK_REC_DEAD;
+    snprintf(rec->dead.reason, sizeof(rec->dead.reason),
+             "snapshot end marker (H0 %lld:%lld) not applied, so no target row is deleted (once "
+             "the rows are re-driven, resolve this with cdc-ctl dlq resolve, or re-snapshot the "
+             "table): %s",
+             (long long)rec->ctl.epoch, (long long)rec->ctl.start_position, t->refused);
+    rec->dead.source = source;
+    rec->dead.table = t->table;
+    rec->dead.key_json = NULL;
+    rec->dead.key = NULL;
+    rec->dead.key_len = 0;
+    rec->dead.has_pos = 1;
+    rec->dead.pos = (cdc_pos_t){rec->ctl.epoch, rec->ctl.start_position};
+    rc = dead_letter(w, m, rec, p);
+    free(source);
+    return rc;
+}
+
 /* Decodes m into p's batch. Returns 0 when added, -1 when not (stopping or failed). */
 static int add_record(worker_t *w, const rd_kafka_message_t *m, part_t *p)
 {
@@ -106,6 +193,8 @@ static int add_record(worker_t *w, const rd_kafka_message_t *m, part_t *p)
         t = table_for(w, rec.row.schema);
         if (!t)
             return -1;
+        if (t->refused != NULL)
+            return refused_row(w, m, &rec, t, p);
         cdc_sink_batch_add_row(p->batch, t, m->offset, rec.row.op, rec.row.pos, rec.row.key,
                                rec.row.key_len, rec.row.key_vals, rec.row.after, rec.row.row_hash,
                                rec.row.row_hash_len);
@@ -116,6 +205,8 @@ static int add_record(worker_t *w, const rd_kafka_message_t *m, part_t *p)
                                      rec.ctl.oldest_unacked_age_ms, rec.ctl.ts_ms);
         return 0;
     case CDC_SINK_REC_MARKER:
+        if ((t = refused_table(w, rec.ctl.source, rec.ctl.table)) != NULL)
+            return refused_marker(w, m, &rec, t, p);
         cdc_sink_batch_add_marker(p->batch, m->offset, rec.ctl.source, rec.ctl.table, rec.ctl.epoch,
                                   rec.ctl.start_position);
         return 0;

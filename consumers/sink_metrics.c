@@ -27,7 +27,7 @@ struct cdc_sink_metrics_s {
     char *domain;
     int32_t nparts;
     cdc_metric_t *rows, *superseded, *batches, *duration, *fenced, *rebalances, *assigned;
-    cdc_metric_t *mismatches, *dead_letters, *unresolved;
+    cdc_metric_t *mismatches, *dead_letters, *unresolved, *dropped_columns;
     cdc_metric_t *errors[N_CLASSES];
     cdc_metric_t **lag_messages, **lag_seconds; /* per partition */
     double *behind_since; /* per partition: when unread records were first seen, 0: none */
@@ -116,6 +116,12 @@ cdc_sink_metrics_t *cdc_sink_metrics_new(cdc_metrics_t *reg, const cdc_config_t 
                                       "Dead letters of the domain not yet resolved "
                                       "(_cdc_dead_letters, refreshed at most every 10 s)",
                                       "domain", domain, NULL);
+    m->dropped_columns = cdc_metrics_counter(
+        reg, "cdc_sink_dropped_columns_total",
+        "Target columns a new schema of their source lacks (dropped or renamed in the source; "
+        "the target keeps them), counted once per schema this worker resolved; the sink's log "
+        "names them",
+        "domain", domain, NULL);
     for (int c = 0; c < N_CLASSES; c++)
         m->errors[c] = cdc_metrics_counter(
             reg, "cdc_errors_total",
@@ -160,6 +166,12 @@ void cdc_sink_metrics_fenced(cdc_sink_metrics_t *m)
 {
     if (m)
         cdc_metric_add(m->fenced, 1);
+}
+
+void cdc_sink_metrics_dropped_columns(cdc_sink_metrics_t *m, size_t n)
+{
+    if (m)
+        cdc_metric_add(m->dropped_columns, (double)n);
 }
 
 void cdc_sink_metrics_rebalance(cdc_sink_metrics_t *m)

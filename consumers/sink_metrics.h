@@ -13,6 +13,7 @@
  *   cdc_sink_lag_seconds{domain,partition}     gauge: age of the oldest of them that is not a
  *                                              heartbeat (0 when caught up)
  *   cdc_sink_parity_mismatches_total{domain}   counter: read-back hash differs from row_hash
+ *   cdc_sink_dropped_columns_total{domain}     counter: target columns a new schema lacks
  *   cdc_dead_letters_total{stage="sink",domain}   counter
  *   cdc_dead_letters_unresolved{domain}        gauge: unresolved rows of _cdc_dead_letters
  *   cdc_errors_total{component="sink",class}   counter, class = retriable | permanent | fatal
@@ -55,6 +56,9 @@ void cdc_sink_metrics_batch(cdc_sink_metrics_t *m, const cdc_sink_stats_t *stats
 
 /* A batch was fenced (another worker moved the stored offset). */
 void cdc_sink_metrics_fenced(cdc_sink_metrics_t *m);
+
+/* A schema lacks n columns of its target that earlier schemas had (sink_schema.h). */
+void cdc_sink_metrics_dropped_columns(cdc_sink_metrics_t *m, size_t n);
 
 /* A partition assignment arrived (one rebalance). */
 void cdc_sink_metrics_rebalance(cdc_sink_metrics_t *m);

@@ -53,14 +53,17 @@ static const char metadata_sql[] =
     " cut_at timestamptz NOT NULL DEFAULT now());"
     "CREATE TABLE IF NOT EXISTS _cdc_tables (target_table text PRIMARY KEY,"
     " domain text NOT NULL, source text NOT NULL, source_table text NOT NULL,"
-    " full_name text NOT NULL, registered_at timestamptz NOT NULL DEFAULT now());";
+    " full_name text NOT NULL, registered_at timestamptz NOT NULL DEFAULT now());"
+    /* The column history (sink_schema_evolve.c); added to tables of older sinks. */
+    "ALTER TABLE _cdc_tables ADD COLUMN IF NOT EXISTS source_columns jsonb;";
 
-static void rollback(PGconn *conn)
-{
-    PQclear(PQexec(conn, "ROLLBACK"));
-}
+/* The DDL work of one transaction (metadata tables, one target table). */
+typedef cdc_sink_pg_class_t (*ddl_fn)(PGconn *conn, void *arg, char *errstr, size_t errstr_size);
 
-cdc_sink_pg_class_t cdc_sink_schema_metadata(PGconn *conn, char *errstr, size_t errstr_size)
+/* Runs fn inside BEGIN, the DDL lock and COMMIT; rolls back on any failure. A data error
+ * here is not about a record (nothing to isolate), so PERMANENT becomes FATAL. */
+static cdc_sink_pg_class_t ddl_tx(PGconn *conn, ddl_fn fn, void *arg, char *errstr,
+                                  size_t errstr_size)
 {
     cdc_sink_pg_class_t cls;
 
@@ -68,16 +71,27 @@ cdc_sink_pg_class_t cdc_sink_schema_metadata(PGconn *conn, char *errstr, size_t 
     if (cls == CDC_SINK_PG_OK)
         cls = cdc_sink_pg_exec(conn, SINK_DDL_LOCK, 0, NULL, NULL, errstr, errstr_size);
     if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_pg_exec(conn, metadata_sql, 0, NULL, NULL, errstr, errstr_size);
+        cls = fn(conn, arg, errstr, errstr_size);
     if (cls == CDC_SINK_PG_OK)
         cls = cdc_sink_pg_exec(conn, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
     if (cls != CDC_SINK_PG_OK) {
-        rollback(conn);
-        /* A data error here is not about a record: nothing to isolate. */
+        PQclear(PQexec(conn, "ROLLBACK"));
         if (cls == CDC_SINK_PG_PERMANENT)
             cls = CDC_SINK_PG_FATAL;
     }
     return cls;
+}
+
+static cdc_sink_pg_class_t create_metadata(PGconn *conn, void *arg, char *errstr,
+                                           size_t errstr_size)
+{
+    (void)arg;
+    return cdc_sink_pg_exec(conn, metadata_sql, 0, NULL, NULL, errstr, errstr_size);
+}
+
+cdc_sink_pg_class_t cdc_sink_schema_metadata(PGconn *conn, char *errstr, size_t errstr_size)
+{
+    return ddl_tx(conn, create_metadata, NULL, errstr, errstr_size);
 }
 
 void cdc_sink_schema_pg_type(const cdc_col_type_t *t, char *out, size_t out_size)
@@ -139,6 +153,8 @@ void cdc_sink_schema_table_free(cdc_sink_table_t *t)
     free(t->key_cols);
     free(t->unique_key);
     free(t->conflict);
+    free(t->refused);
+    free(t->dropped);
     free(t->source);
     free(t->table);
     free(t->target_full);
@@ -153,6 +169,7 @@ cdc_sink_table_t *cdc_sink_schema_table_new(const cdc_config_t *conf, const char
                                             size_t errstr_size)
 {
     const cdc_source_t *src = cdc_config_source(conf, source);
+    const cdc_domain_t *dom = cdc_config_domain(conf, domain);
     cdc_sink_table_t *t = NULL;
 
     if (src == NULL) {
@@ -168,6 +185,7 @@ cdc_sink_table_t *cdc_sink_schema_table_new(const cdc_config_t *conf, const char
         goto fail;
     }
     t = cdc_calloc(1, sizeof(*t));
+    t->auto_evolve = dom == NULL || dom->auto_evolve;
     t->source = cdc_strdup(source);
     t->table = cdc_strdup(table);
     t->target_full =
@@ -429,9 +447,11 @@ out:
     return cls;
 }
 
-/* Reads the actual columns; adds missing ones when add is set; fills cast_type. */
-static cdc_sink_pg_class_t read_columns(PGconn *conn, cdc_sink_table_t *t, int add, char *errstr,
-                                        size_t errstr_size)
+/* Reads the actual columns; adds the missing ones (t->auto_evolve) or sets t->refused when
+ * add is set (an existing table), which also judges changed types and dropped columns
+ * (sink_schema_evolve.c); fills cast_type. */
+static cdc_sink_pg_class_t read_columns(PGconn *conn, const char *domain, cdc_sink_table_t *t,
+                                        int add, char *errstr, size_t errstr_size)
 {
     const char *params[1] = {t->target_q};
     static const char *const extra[4][2] = {{CDC_SINK_COL_SOURCE, "text"},
@@ -439,8 +459,10 @@ static cdc_sink_pg_class_t read_columns(PGconn *conn, cdc_sink_table_t *t, int a
                                             {CDC_SINK_COL_POS, "bigint"},
                                             {CDC_SINK_COL_SYNCED_AT, "timestamptz"}};
     PGresult *res = NULL;
+    cdc_buf_t missing = CDC_BUF_INIT, changed = CDC_BUF_INIT, alter = CDC_BUF_INIT;
     cdc_sink_pg_class_t cls;
     char type[64];
+    char *was_refused = t->refused; /* logged once, not at every re-check */
 
     cls = cdc_sink_pg_exec(conn,
                            "SELECT attname, format_type(atttypid, atttypmod),"
@@ -449,7 +471,8 @@ static cdc_sink_pg_class_t read_columns(PGconn *conn, cdc_sink_table_t *t, int a
                            " AND NOT attisdropped",
                            1, params, &res, errstr, errstr_size);
     if (cls != CDC_SINK_PG_OK)
-        return cls;
+        return cls; /* t->refused unchanged until a check succeeds */
+    t->refused = NULL;
     for (size_t i = 0; i < t->ncols && cls == CDC_SINK_PG_OK; i++) {
         size_t len = cdc_sink_pg_ident_len(t->cols[i].name);
         int row = -1;
@@ -468,6 +491,10 @@ static cdc_sink_pg_class_t read_columns(PGconn *conn, cdc_sink_table_t *t, int a
                 cls = CDC_SINK_PG_FATAL;
                 break;
             }
+            if (!t->auto_evolve) {
+                cdc_buf_printf(&missing, "%s%s %s", missing.len > 0 ? ", " : "", t->col_q[i], type);
+                continue;
+            }
             sql = cdc_asprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", t->target_q,
                                t->col_q[i], type);
             cls = cdc_sink_pg_exec(conn, sql, 0, NULL, NULL, errstr, errstr_size);
@@ -482,6 +509,7 @@ static cdc_sink_pg_class_t read_columns(PGconn *conn, cdc_sink_table_t *t, int a
             t->cast_type[i] = cdc_strdup(PQgetvalue(res, row, 1));
         }
     }
+    /* The _cdc_ columns are the sink's own, not the source's evolution: always added. */
     for (size_t e = 0; e < 4 && cls == CDC_SINK_PG_OK && add; e++) {
         int found = 0;
         for (int r = 0; r < PQntuples(res) && !found; r++)
@@ -493,7 +521,55 @@ static cdc_sink_pg_class_t read_columns(PGconn *conn, cdc_sink_table_t *t, int a
             free(sql);
         }
     }
+    if (cls == CDC_SINK_PG_OK && add)
+        cls = cdc_sink_schema_evolve_judge(conn, t, res, &changed, &alter, errstr, errstr_size);
+    if (cls != CDC_SINK_PG_OK) {
+        t->refused = was_refused; /* unchanged until a check succeeds */
+        was_refused = NULL;
+    } else if (missing.len > 0 || changed.len > 0) {
+        cdc_sink_schema_evolve_refuse(t, domain, cdc_buf_cstr(&missing), cdc_buf_cstr(&changed),
+                                      cdc_buf_cstr(&alter), was_refused == NULL);
+    } else if (was_refused != NULL) {
+        cdc_log_info("target table %s now takes every column of the schema of %s.%s: its "
+                     "records are applied again",
+                     t->target, t->source, t->table);
+    }
+    free(was_refused);
+    cdc_buf_free(&missing);
+    cdc_buf_free(&changed);
+    cdc_buf_free(&alter);
     PQclear(res);
+    return cls;
+}
+
+typedef struct setup_arg_s {
+    const char *domain;
+    cdc_sink_table_t *t;
+} setup_arg_t;
+
+static cdc_sink_pg_class_t setup_table(PGconn *conn, void *arg, char *errstr, size_t errstr_size)
+{
+    setup_arg_t *a = arg;
+    cdc_sink_table_t *t = a->t;
+    const char *params[1] = {t->target_q};
+    PGresult *res = NULL;
+    cdc_sink_pg_class_t cls;
+    int exists;
+
+    cls = register_name(conn, a->domain, t, errstr, errstr_size);
+    if (cls == CDC_SINK_PG_OK)
+        cls = cdc_sink_pg_exec(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, errstr,
+                               errstr_size);
+    if (cls != CDC_SINK_PG_OK)
+        return cls;
+    exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    cls = exists ? check_key(conn, t, errstr, errstr_size)
+                 : create_table(conn, t, errstr, errstr_size);
+    if (cls == CDC_SINK_PG_OK)
+        cls = read_columns(conn, a->domain, t, exists, errstr, errstr_size);
+    if (cls == CDC_SINK_PG_OK && t->refused == NULL)
+        cls = cdc_sink_schema_evolve_save(conn, t, errstr, errstr_size);
     return cls;
 }
 
@@ -501,38 +577,10 @@ cdc_sink_pg_class_t cdc_sink_schema_table_setup(PGconn *conn, const char *domain
                                                 cdc_sink_table_t *t, char *errstr,
                                                 size_t errstr_size)
 {
-    const char *params[1] = {t->target_q};
-    PGresult *res = NULL;
-    cdc_sink_pg_class_t cls;
-    int exists = 0;
+    setup_arg_t arg = {domain, t};
 
     if (strcmp(t->target, t->target_full) != 0)
         cdc_log_warn("target table name %s is longer than %d bytes: PostgreSQL calls it %s",
                      t->target_full, CDC_SINK_PG_IDENT_MAX, t->target);
-    cls = cdc_sink_pg_exec(conn, "BEGIN", 0, NULL, NULL, errstr, errstr_size);
-    if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_pg_exec(conn, SINK_DDL_LOCK, 0, NULL, NULL, errstr, errstr_size);
-    if (cls == CDC_SINK_PG_OK)
-        cls = register_name(conn, domain, t, errstr, errstr_size);
-    if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_pg_exec(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, errstr,
-                               errstr_size);
-    if (cls == CDC_SINK_PG_OK) {
-        exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
-        if (!exists)
-            cls = create_table(conn, t, errstr, errstr_size);
-        else
-            cls = check_key(conn, t, errstr, errstr_size);
-    }
-    if (cls == CDC_SINK_PG_OK)
-        cls = read_columns(conn, t, exists, errstr, errstr_size);
-    if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_pg_exec(conn, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
-    if (cls != CDC_SINK_PG_OK) {
-        rollback(conn);
-        if (cls == CDC_SINK_PG_PERMANENT)
-            cls = CDC_SINK_PG_FATAL;
-    }
-    return cls;
+    return ddl_tx(conn, setup_table, &arg, errstr, errstr_size);
 }

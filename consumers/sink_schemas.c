@@ -216,8 +216,15 @@ int cdc_sink_schemas_add(cdc_sink_schemas_t *s, const char *json, size_t len, ch
 
     if (cdc_avro_fingerprint(json, len, &fp, errstr, errstr_size) < 0)
         return -1;
-    if (cdc_sink_schemas_get(s, fp))
-        return (int)cdc_sink_schemas_get(s, fp)->kind;
+    if ((sc = (cdc_sink_schema_t *)cdc_sink_schemas_get(s, fp)) != NULL) {
+        /* Same canonical form, other text (docs/records.md "Fingerprint collisions"): a
+         * producer without the fingerprint index; the first text stays. */
+        if (strlen(sc->json) != len || memcmp(sc->json, json, len) != 0)
+            cdc_log_warn("schema fingerprint %016" PRIx64 " arrived with a second, different "
+                         "text (%s.%s?): records naming it are decoded with the first one",
+                         fp, sc->source ? sc->source : "?", sc->table ? sc->table : "?");
+        return (int)sc->kind;
+    }
     sc = schema_build(s, json, len, errstr, errstr_size);
     if (sc == NULL)
         return -1;

@@ -198,12 +198,18 @@ static json_t *column_field(const cdc_column_t *col, const char *avro_name, int 
     return f;
 }
 
-static json_t *row_record(const names_t *nm, const char *source, const char *table,
-                          const cdc_column_t *cols, size_t ncols, char *errstr, size_t errstr_size)
+/* The row record, named nm->record + suffix (suffix NULL: none; docs/records.md
+ * "Fingerprint collisions"). */
+static json_t *row_record(const names_t *nm, const char *suffix, const char *source,
+                          const char *table, const cdc_column_t *cols, size_t ncols, char *errstr,
+                          size_t errstr_size)
 {
-    json_t *r = new_record(nm->record, nm->ns);
+    char *rname = cdc_asprintf("%s%s", nm->record, suffix ? suffix : "");
+    json_t *r = new_record(rname, nm->ns);
     json_t *fields = json_array();
     json_t *jsrc = utf8_string(source), *jtab = utf8_string(table);
+
+    free(rname);
 
     if (!jsrc || !jtab) {
         snprintf(errstr, errstr_size, "source or table name is not valid UTF-8 (table %s)",
@@ -247,16 +253,38 @@ static char *dump(json_t *j)
     return out;
 }
 
+/* A row record suffix: empty or Avro name characters only, so the name stays valid. */
+static int suffix_ok(const char *suffix, char *errstr, size_t errstr_size)
+{
+    for (const char *p = suffix ? suffix : ""; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_')) {
+            snprintf(errstr, errstr_size, "row record suffix \"%s\" is not an Avro name part",
+                     suffix);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 char *cdc_avro_schema_row_json(const char *source, const char *table, const cdc_column_t *cols,
                                size_t ncols, char *errstr, size_t errstr_size)
+{
+    return cdc_avro_schema_row_json_suffixed(source, table, cols, ncols, NULL, errstr, errstr_size);
+}
+
+char *cdc_avro_schema_row_json_suffixed(const char *source, const char *table,
+                                        const cdc_column_t *cols, size_t ncols,
+                                        const char *row_suffix, char *errstr, size_t errstr_size)
 {
     names_t nm;
     json_t *r = NULL;
     char *out = NULL;
 
-    if (names_prepare(&nm, source, table, cols, ncols, errstr, errstr_size) != 0)
+    if (!suffix_ok(row_suffix, errstr, errstr_size) ||
+        names_prepare(&nm, source, table, cols, ncols, errstr, errstr_size) != 0)
         return NULL;
-    r = row_record(&nm, source, table, cols, ncols, errstr, errstr_size);
+    r = row_record(&nm, row_suffix, source, table, cols, ncols, errstr, errstr_size);
     if (r)
         out = dump(r);
     json_decref(r);
@@ -354,13 +382,23 @@ static json_t *source_record(void)
 char *cdc_avro_schema_envelope_json(const char *source, const char *table, const cdc_column_t *cols,
                                     size_t ncols, char *errstr, size_t errstr_size)
 {
+    return cdc_avro_schema_envelope_json_suffixed(source, table, cols, ncols, NULL, errstr,
+                                                  errstr_size);
+}
+
+char *cdc_avro_schema_envelope_json_suffixed(const char *source, const char *table,
+                                             const cdc_column_t *cols, size_t ncols,
+                                             const char *row_suffix, char *errstr,
+                                             size_t errstr_size)
+{
     names_t nm;
     json_t *env = NULL, *row = NULL, *fields, *f;
     char *name = NULL, *out = NULL;
 
-    if (names_prepare(&nm, source, table, cols, ncols, errstr, errstr_size) != 0)
+    if (!suffix_ok(row_suffix, errstr, errstr_size) ||
+        names_prepare(&nm, source, table, cols, ncols, errstr, errstr_size) != 0)
         return NULL;
-    row = row_record(&nm, source, table, cols, ncols, errstr, errstr_size);
+    row = row_record(&nm, row_suffix, source, table, cols, ncols, errstr, errstr_size);
     if (!row)
         goto out;
     name = cdc_asprintf("%s_envelope", nm.record);

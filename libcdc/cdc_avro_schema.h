@@ -117,6 +117,21 @@ char *cdc_avro_schema_key_json(const char *source, const char *table, const cdc_
 char *cdc_avro_schema_envelope_json(const char *source, const char *table, const cdc_column_t *cols,
                                     size_t ncols, char *errstr, size_t errstr_size);
 
+/*
+ * The same two texts with the row record named T + row_suffix (envelope and key names
+ * unchanged; row_suffix NULL or "" is the plain text, else only [A-Za-z0-9_]). The
+ * producer uses it when two texts of a table differ only where the Parsing Canonical Form
+ * does not look (logicalType, cdc.*): the suffix gives the second its own fingerprint
+ * (docs/records.md "Fingerprint collisions"). Caller frees the returned text with free().
+ */
+char *cdc_avro_schema_row_json_suffixed(const char *source, const char *table,
+                                        const cdc_column_t *cols, size_t ncols,
+                                        const char *row_suffix, char *errstr, size_t errstr_size);
+char *cdc_avro_schema_envelope_json_suffixed(const char *source, const char *table,
+                                             const cdc_column_t *cols, size_t ncols,
+                                             const char *row_suffix, char *errstr,
+                                             size_t errstr_size);
+
 /* The control record schema and its key schema: static text, never freed. */
 const char *cdc_avro_schema_control_json(void);
 const char *cdc_avro_schema_control_key_json(void);

@@ -26,6 +26,8 @@ typedef enum {
     FT_KEYSMAP, /* cdc_table_keys_t* + count: table -> [columns] */
     FT_SECTION, /* nested mapping parsed with sub-fields into the same struct */
     FT_LIST,    /* sequence of mappings, each parsed with sub-fields into a new item */
+    FT_BOOL,    /* int 0/1 from true/false; only in list items (its default needs to know
+                   the key was absent, which only parse_mapping knows) */
 } field_type_t;
 
 typedef struct field_s field_t;
@@ -77,6 +79,11 @@ static const field_t domain_fields[] = {
      "Partitions of the domain topic and its dead-letter topic; the sink group's ceiling."},
     {"target", FT_STRING, offsetof(cdc_domain_t, target), 0, 0, NULL, NULL, 1, 0, 0,
      "libpq conninfo of the target PostgreSQL database (PG* environment variables apply)."},
+    {"auto_evolve", FT_BOOL, offsetof(cdc_domain_t, auto_evolve), 0, 0, NULL, "true", 0, 0, 0,
+     "`true`: the sink adds a column the target table lacks when a record's schema has it; "
+     "`false`: such records are not applied but dead-lettered with the table and the "
+     "missing columns (add them, then `cdc-ctl dlq redrive`; also `cdc-sink "
+     "--no-auto-evolve`)."},
     END_FIELDS,
 };
 
@@ -254,6 +261,23 @@ static int parse_int(parse_ctx_t *ctx, const yaml_node_t *node, const field_t *f
     return 0;
 }
 
+static int parse_bool(parse_ctx_t *ctx, const yaml_node_t *node, const field_t *f, int *out)
+{
+    char *v = scalar_value(ctx, node, f->name);
+    int rc = 0;
+
+    if (!v)
+        return -1;
+    if (strcmp(v, "true") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0)
+        *out = 0;
+    else
+        rc = fail(ctx, node, "`%s` must be true or false, not \"%s\"", f->name, v);
+    free(v);
+    return rc;
+}
+
 static int parse_strlist(parse_ctx_t *ctx, const yaml_node_t *node, const char *key,
                          cdc_strlist_t *out)
 {
@@ -358,6 +382,8 @@ static int parse_field(parse_ctx_t *ctx, const yaml_node_t *node, const field_t 
         return *(char **)slot ? 0 : -1;
     case FT_INT:
         return parse_int(ctx, node, f, (int *)slot);
+    case FT_BOOL:
+        return parse_bool(ctx, node, f, (int *)slot);
     case FT_KVMAP:
         return parse_kvmap(ctx, node, f->name, (cdc_kvlist_t *)slot);
     case FT_STRLIST:
@@ -422,7 +448,9 @@ static int parse_mapping(parse_ctx_t *ctx, const yaml_node_t *node, const field_
     for (const field_t *f = fields; f->name; f++, idx++) {
         if (!seen[idx] && f->required)
             return fail(ctx, node, "`%s` is missing the required key `%s`", where, f->name);
-        if (f->type != FT_SECTION && f->type != FT_LIST)
+        if (f->type == FT_BOOL && !seen[idx]) /* false is 0: only an absent key defaults */
+            *(int *)((char *)obj + f->offset) = f->def && strcmp(f->def, "true") == 0;
+        else if (f->type != FT_SECTION && f->type != FT_LIST)
             apply_default(f, obj);
     }
     return 0;
@@ -735,6 +763,8 @@ static const char *type_name(field_type_t t)
         return "section";
     case FT_LIST:
         return "list";
+    case FT_BOOL:
+        return "boolean";
     }
     return "?";
 }

@@ -53,7 +53,8 @@ typedef struct cdc_source_s {
 typedef struct cdc_domain_s {
     char *name;
     int partitions;
-    char *target; /* libpq conninfo */
+    char *target;    /* libpq conninfo */
+    int auto_evolve; /* 1 (default): the sink adds missing columns; 0: dead letters */
 } cdc_domain_t;
 
 typedef struct cdc_check_s {

@@ -177,6 +177,35 @@ out:
     return c;
 }
 
+int cdc_table_codec_rename_row(cdc_table_codec_t *c, const char *suffix, char *errstr,
+                               size_t errstr_size)
+{
+    char *row = NULL, *env = NULL;
+    uint64_t row_fp, env_fp;
+    int rc = -1;
+
+    row = cdc_avro_schema_row_json_suffixed(c->source, c->table, c->cols, c->ncols, suffix, errstr,
+                                            errstr_size);
+    if (row != NULL)
+        env = cdc_avro_schema_envelope_json_suffixed(c->source, c->table, c->cols, c->ncols, suffix,
+                                                     errstr, errstr_size);
+    if (env == NULL || fingerprint("row", row, &row_fp, errstr, errstr_size) != 0 ||
+        fingerprint("envelope", env, &env_fp, errstr, errstr_size) != 0)
+        goto out;
+    free(c->row_json);
+    free(c->env_json);
+    c->row_json = row;
+    c->env_json = env;
+    c->row_fp = row_fp;
+    c->env_fp = env_fp;
+    row = env = NULL;
+    rc = 0;
+out:
+    free(row);
+    free(env);
+    return rc;
+}
+
 void cdc_table_codec_destroy(cdc_table_codec_t *c)
 {
     if (c == NULL)

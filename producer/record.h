@@ -109,6 +109,17 @@ cdc_table_codec_t *cdc_table_codec_new(const char *source, const char *table,
 /* Frees the codec and everything it returned; NULL is a no-op. */
 void cdc_table_codec_destroy(cdc_table_codec_t *codec);
 
+/*
+ * Renames the row record inside the envelope to T + suffix ([A-Za-z0-9_]; the envelope's
+ * and the key's names stay, so do subjects and key bytes) and recomputes the row and
+ * envelope texts and fingerprints: how a text that shares its fingerprint with another
+ * gets its own (schema_files.h, cdc_schema_codec_new_unique). Texts and fingerprints
+ * returned before are invalid afterwards. Returns 0, or -1 with the reason in errstr
+ * (the codec unchanged).
+ */
+int cdc_table_codec_rename_row(cdc_table_codec_t *codec, const char *suffix, char *errstr,
+                               size_t errstr_size);
+
 /* Switches the wire header to the Confluent format with these registry ids (of the key
  * schema and of the envelope schema). The canonical key bytes do not change. */
 void cdc_table_codec_set_schema_ids(cdc_table_codec_t *codec, uint32_t key_schema_id,

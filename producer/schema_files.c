@@ -6,8 +6,10 @@
 #include "capture_plan.h"
 #include "cdc_alloc.h"
 #include "cdc_avro_schema.h"
+#include "cdc_hash.h"
 #include "cdc_log.h"
 #include "cdc_names.h"
+#include "schema_index.h"
 #include "sqlite_util.h"
 
 #include <errno.h>
@@ -58,6 +60,74 @@ cdc_table_codec_t *cdc_schema_codec_new(const cdc_source_t *cs, const cdc_table_
     codec =
         cdc_table_codec_new(cs->name, ti->name, cols, *n_cols, &cs->columns, errstr, errstr_size);
     free(cols);
+    return codec;
+}
+
+/* Claims the codec's envelope fingerprint; on a collision without a registry, renames the
+ * row record after the text's hash and claims again. 0, or -1 (errstr). */
+static int claim_fingerprint(const cdc_config_t *conf, const cdc_source_t *cs,
+                             cdc_table_codec_t *codec, char *errstr, size_t errstr_size)
+{
+    const char *dir = conf->producer.state_dir;
+    uint64_t fp = cdc_table_codec_envelope_fingerprint(codec);
+    const char *text = cdc_table_codec_envelope_schema(codec);
+    char suffix[16];
+
+    switch (cdc_schema_index_claim(dir, fp, text, errstr, errstr_size)) {
+    case CDC_SCHEMA_INDEX_NEW:
+    case CDC_SCHEMA_INDEX_SAME:
+        return 0;
+    case CDC_SCHEMA_INDEX_ERROR:
+        return -1;
+    case CDC_SCHEMA_INDEX_COLLISION:
+        break;
+    }
+    if (conf->registry_url != NULL) {
+        cdc_log_info("source %s: table %s: the envelope text shares fingerprint %016llx with "
+                     "an earlier text; records carry registry ids, so nothing is renamed",
+                     cs->name, cdc_table_codec_table(codec), (unsigned long long)fp);
+        return 0;
+    }
+    /* Derived from the text, so every run names the same text the same way. */
+    snprintf(suffix, sizeof suffix, "_v%08x",
+             (unsigned)(cdc_hash_xxh64(text, strlen(text), 0) & 0xffffffffu));
+    if (cdc_table_codec_rename_row(codec, suffix, errstr, errstr_size) != 0)
+        return -1;
+    cdc_log_info("source %s: table %s: the envelope text shares fingerprint %016llx with an "
+                 "earlier text of the table that differs only in logicalType or cdc.* "
+                 "attributes; its row record is renamed with suffix %s: fingerprint %016llx",
+                 cs->name, cdc_table_codec_table(codec), (unsigned long long)fp, suffix,
+                 (unsigned long long)cdc_table_codec_envelope_fingerprint(codec));
+    fp = cdc_table_codec_envelope_fingerprint(codec);
+    text = cdc_table_codec_envelope_schema(codec);
+    switch (cdc_schema_index_claim(dir, fp, text, errstr, errstr_size)) {
+    case CDC_SCHEMA_INDEX_NEW:
+    case CDC_SCHEMA_INDEX_SAME:
+        return 0;
+    case CDC_SCHEMA_INDEX_ERROR:
+        return -1;
+    case CDC_SCHEMA_INDEX_COLLISION:
+        break;
+    }
+    snprintf(errstr, errstr_size,
+             "source %s: table %s: the renamed envelope text still shares fingerprint %016llx "
+             "with another text (see %s/schema-fingerprints)",
+             cs->name, cdc_table_codec_table(codec), (unsigned long long)fp, dir);
+    return -1;
+}
+
+cdc_table_codec_t *cdc_schema_codec_new_unique(const cdc_config_t *conf, const cdc_source_t *cs,
+                                               const cdc_table_info_t *ti, size_t *n_cols,
+                                               int *index_error, char *errstr, size_t errstr_size)
+{
+    cdc_table_codec_t *codec = cdc_schema_codec_new(cs, ti, n_cols, errstr, errstr_size);
+
+    *index_error = 0;
+    if (codec != NULL && claim_fingerprint(conf, cs, codec, errstr, errstr_size) != 0) {
+        *index_error = 1;
+        cdc_table_codec_destroy(codec);
+        codec = NULL;
+    }
     return codec;
 }
 

@@ -37,6 +37,21 @@ cdc_table_codec_t *cdc_schema_codec_new(const cdc_source_t *cs, const cdc_table_
                                         size_t *n_cols, char *errstr, size_t errstr_size);
 
 /*
+ * cdc_schema_codec_new, then the fingerprint check of a run (schema_index.h): the
+ * envelope's fingerprint is claimed in conf's producer.state_dir; when an earlier, different
+ * text holds it (a change only logicalType or cdc.* attributes show) and no schema registry
+ * is configured, the row record is renamed T_v<8 hex of the text's hash>
+ * (cdc_table_codec_rename_row) so the text gets a fingerprint of its own, which is claimed
+ * in turn. With a registry the texts keep their names (records carry registry ids, and a
+ * renamed nested record would make the new version incompatible). Returns NULL with the
+ * reason in errstr (a config problem, or the index file unusable: *index_error set).
+ * Caller frees with cdc_table_codec_destroy().
+ */
+cdc_table_codec_t *cdc_schema_codec_new_unique(const cdc_config_t *conf, const cdc_source_t *cs,
+                                               const cdc_table_info_t *ti, size_t *n_cols,
+                                               int *index_error, char *errstr, size_t errstr_size);
+
+/*
  * --write-schemas: for source cs, opens its file read-only (never installing capture),
  * finds the tables a run would capture (the same plan and refusals as install), and writes
  * their .avsc files under dir/<source>/ (created if needed; existing files replaced).

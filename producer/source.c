@@ -137,9 +137,11 @@ static cdc_src_err_t build_table(cdc_src_t *src, const char *name, src_table_t *
                             errstr_size) != CDC_TABLE_INFO_OK)
         goto out;
     t->rowid_extra = t->ti->key_kind == CDC_KEY_ROWID;
-    t->codec = cdc_schema_codec_new(src->cs, t->ti, &t->n_cols, errstr, errstr_size);
+    int index_error; /* the fingerprint index (schema_index.h) unusable: operational */
+    t->codec = cdc_schema_codec_new_unique(src->conf, src->cs, t->ti, &t->n_cols, &index_error,
+                                           errstr, errstr_size);
     if (t->codec == NULL) {
-        rc = CDC_SRC_ECONFIG;
+        rc = index_error ? CDC_SRC_EOPER : CDC_SRC_ECONFIG;
         goto out;
     }
     t->vals = cdc_calloc(t->n_cols + 1, sizeof *t->vals);

@@ -5,9 +5,9 @@
  * The key of the dead letter is the canonical key bytes (Avro binary of the key record).
  * The key's values with their exact SQLite storage classes are found by scanning the
  * table's key columns and encoding each key exactly as the producer does
- * (cdc_table_codec_encode_delete) until the bytes match; a key no longer present is
- * decoded from the bytes instead (integer, real, text and blob keys). Then one short write
- * transaction appends a change-log entry for the key (op 'u', the next sequence number, as
+ * (cdc_schema_codec_new, cdc_table_codec_encode_delete) until the bytes match; a key no longer
+ * present is decoded from the bytes instead (integer, real, text and blob keys). Then one short
+ * write transaction appends a change-log entry for the key (op 'u', the next sequence number, as
  * capture's triggers compute it): the producer's stream reads the row as it is now and
  * sends it, or a delete when it is gone, at a position newer than the dead letter's, and
  * applying that version resolves the dead letter (invariant 7).
@@ -25,6 +25,7 @@
 #include "capture_sql.h"
 #include "ctl.h"
 #include "record.h"
+#include "schema_files.h"
 #include "sink_pg.h"
 #include "sqlite_util.h"
 #include "table_info.h"
@@ -212,7 +213,6 @@ int ctl_redrive(const cdc_config_t *conf, const char *domain, PGconn *conn, long
     const cdc_source_t *src;
     cdc_table_info_t *ti = NULL;
     cdc_table_codec_t *codec = NULL;
-    cdc_column_t *cols = NULL;
     unsigned char *key = NULL;
     sqlite3 *db = NULL;
     redrive_t rd;
@@ -259,28 +259,9 @@ int ctl_redrive(const cdc_config_t *conf, const char *domain, PGconn *conn, long
     if (cdc_table_info_load(db, PQgetvalue(res, 0, 1), ckeys, &ti, errstr, errstr_size) !=
         CDC_TABLE_INFO_OK)
         goto out;
-    /* The producer's column list (source.c): the rowid as an extra key column. */
-    size_t n = ti->n_columns, ncols;
-    int rowid_extra = ti->key_kind == CDC_KEY_ROWID;
-    cols = cdc_calloc(n + 1, sizeof *cols);
-    for (size_t i = 0; i < n; i++) {
-        cols[i] = ti->columns[i];
-        cols[i].pk_index = 0;
-    }
-    for (size_t k = 0; k < ti->n_keys; k++) {
-        int c = ti->key_columns[k];
-        if (c >= 0) {
-            cols[c].pk_index = (int)k + 1;
-        } else {
-            cols[n].name = (char *)(ti->rowid_alias ? ti->rowid_alias : "rowid");
-            cols[n].decl_type = (char *)"INTEGER";
-            cols[n].not_null = 1;
-            cols[n].pk_index = (int)k + 1;
-        }
-    }
-    ncols = n + (size_t)rowid_extra;
-    codec =
-        cdc_table_codec_new(src->name, ti->name, cols, ncols, &src->columns, errstr, errstr_size);
+    /* The producer's own codec (schema texts and key bytes as it sends them). */
+    size_t ncols;
+    codec = cdc_schema_codec_new(src, ti, &ncols, errstr, errstr_size);
     if (codec == NULL)
         goto out;
     rd.table = ti->name;
@@ -310,7 +291,6 @@ out:
     free(rd.bytes);
     free(rd.vals);
     cdc_table_codec_destroy(codec);
-    free(cols);
     cdc_table_info_destroy(ti);
     sqlite3_close(db);
     free(key);
