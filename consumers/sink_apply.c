@@ -387,21 +387,30 @@ static cdc_sink_status_t apply_heartbeats(cdc_sink_apply_ctx_t *c, const cdc_sin
     return st;
 }
 
-static cdc_sink_status_t fence(cdc_sink_apply_ctx_t *c, int64_t first, int64_t end)
+/* Moves the stored offset (invariant 6); *tx: the transaction's id, which is also the
+ * batch_tx of the outbox rows it writes (sink_outbox.h). */
+static cdc_sink_status_t fence(cdc_sink_apply_ctx_t *c, int64_t first, int64_t end, int64_t *tx)
 {
     char part[16], f[24], e[24];
     const char *p[5] = {e, c->db->domain, c->topic, part, f};
-    long n = 0;
+    PGresult *res = NULL;
+    int n = 0;
     cdc_sink_status_t st;
 
     snprintf(part, sizeof part, "%" PRId32, c->partition);
     snprintf(f, sizeof f, "%" PRId64, first);
     snprintf(e, sizeof e, "%" PRId64, end);
-    st = cdc_sink_db_status_of(cdc_sink_pg_exec_count(
+    st = cdc_sink_db_status_of(cdc_sink_pg_exec(
         c->db->conn,
         "UPDATE _cdc_offsets SET next_offset = $1::bigint, updated_at = now()"
-        " WHERE domain = $2 AND topic = $3 AND kpartition = $4::int AND next_offset = $5::bigint",
-        5, p, &n, c->errstr, c->errstr_size));
+        " WHERE domain = $2 AND topic = $3 AND kpartition = $4::int AND next_offset = $5::bigint"
+        " RETURNING txid_current()",
+        5, p, &res, c->errstr, c->errstr_size));
+    if (st == CDC_SINK_OK) {
+        n = PQntuples(res);
+        *tx = n > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    }
+    PQclear(res);
     if (st == CDC_SINK_OK && n == 0) {
         snprintf(c->errstr, c->errstr_size,
                  "%s [%" PRId32 "]: stored offset is no longer %" PRId64
@@ -419,6 +428,7 @@ cdc_sink_status_t cdc_sink_apply(cdc_sink_db_t *db, const cdc_sink_batch_t *b, c
 {
     cdc_sink_apply_ctx_t c;
     cdc_sink_status_t st;
+    int64_t tx = 0;
 
     memset(&c, 0, sizeof c);
     c.db = db;
@@ -435,10 +445,13 @@ cdc_sink_status_t cdc_sink_apply(cdc_sink_db_t *db, const cdc_sink_batch_t *b, c
     st = cdc_sink_db_ensure(db, errstr, errstr_size);
     if (st != CDC_SINK_OK)
         goto out;
-    st = cdc_sink_db_status_of(
-        cdc_sink_pg_exec(db->conn, "BEGIN", 0, NULL, NULL, errstr, errstr_size));
+    /* The batch's commit must be durable whatever the server's default: with
+     * synchronous_commit off, a server crash can lose a commit that readers already saw
+     * (a row would move back, invariant 5, until the batch is applied again). */
+    st = cdc_sink_db_status_of(cdc_sink_pg_exec(
+        db->conn, "BEGIN; SET LOCAL synchronous_commit = on", 0, NULL, NULL, errstr, errstr_size));
     if (st == CDC_SINK_OK)
-        st = fence(&c, first_offset, end_offset);
+        st = fence(&c, first_offset, end_offset, &tx);
     if (st == CDC_SINK_OK)
         st = apply_rows(&c, b);
     for (size_t i = 0; i < b->count && st == CDC_SINK_OK; i++) {
@@ -459,6 +472,8 @@ cdc_sink_status_t cdc_sink_apply(cdc_sink_db_t *db, const cdc_sink_batch_t *b, c
     if (st == CDC_SINK_OK)
         st = cdc_sink_db_status_of(
             cdc_sink_pg_exec(db->conn, "COMMIT", 0, NULL, NULL, errstr, errstr_size));
+    if (st == CDC_SINK_OK && stats != NULL && c.outbox.len > 0)
+        stats->outbox_tx = tx;
 out:
     if (st != CDC_SINK_OK) {
         if (PQstatus(db->conn) == CONNECTION_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE)

@@ -117,6 +117,9 @@ void cdc_sink_batch_destroy(cdc_sink_batch_t *b);
 /* Number of entries (rows, markers, heartbeats, dead letters) added since the last reset. */
 size_t cdc_sink_batch_count(const cdc_sink_batch_t *b);
 
+/* Bytes the entries hold (their copies and descriptors): what a memory budget counts. */
+size_t cdc_sink_batch_bytes(const cdc_sink_batch_t *b);
+
 /*
  * Adds one row change read at Kafka offset `offset`:
  *   t         the table descriptor of the record's schema (cdc_sink_db_table)
@@ -192,6 +195,9 @@ typedef struct cdc_sink_stats_s {
     uint64_t markers;      /* snapshot end markers recorded */
     uint64_t heartbeats;   /* heartbeats recorded */
     uint64_t fenced;       /* 1 when the batch was fenced */
+    /* Not a count: the committed transaction's txid_current() when it wrote parity outbox
+     * rows (their batch_tx, sink_outbox.h), 0 when it wrote none. */
+    int64_t outbox_tx;
 } cdc_sink_stats_t;
 
 /*

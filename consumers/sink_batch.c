@@ -108,6 +108,7 @@ static cdc_sink_entry_t *push(cdc_sink_batch_t *b, cdc_sink_entry_kind_t kind, i
     e->kind = kind;
     e->offset = offset;
     e->mem = cdc_malloc(mem_size > 0 ? mem_size : 1);
+    b->bytes += mem_size + sizeof(*e);
     a->base = e->mem;
     a->used = 0;
     return e;
@@ -123,6 +124,7 @@ void cdc_sink_batch_reset(cdc_sink_batch_t *b)
     for (size_t i = 0; i < b->count; i++)
         free(b->entries[i].mem);
     b->count = 0;
+    b->bytes = 0;
 }
 
 void cdc_sink_batch_destroy(cdc_sink_batch_t *b)
@@ -137,6 +139,11 @@ void cdc_sink_batch_destroy(cdc_sink_batch_t *b)
 size_t cdc_sink_batch_count(const cdc_sink_batch_t *b)
 {
     return b->count;
+}
+
+size_t cdc_sink_batch_bytes(const cdc_sink_batch_t *b)
+{
+    return b->bytes;
 }
 
 void cdc_sink_batch_add_row(cdc_sink_batch_t *b, const cdc_sink_table_t *t, int64_t offset, char op,

@@ -49,6 +49,7 @@ struct cdc_sink_batch_s {
     cdc_sink_entry_t *entries;
     size_t count;
     size_t cap;
+    size_t bytes; /* the entries' copied bytes (cdc_sink_batch_bytes) */
 };
 
 #endif

@@ -11,8 +11,11 @@
 #include "cdc_log.h"
 #include "sink_consumer_int.h"
 
-#define START_DB_TRIES    8 /* about 30 s of backoff before a worker gives up at start */
-#define SHUTDOWN_ATTEMPTS 3 /* apply attempts for an open batch when stopping */
+#define START_DB_TRIES      8  /* about 30 s of backoff before a worker gives up at start */
+#define SHUTDOWN_ATTEMPTS   3  /* apply attempts for an open batch when stopping */
+#define POLL_MS             50 /* longest wait for a message (the loop's tick) */
+#define IDLE_MS             5  /* nothing fetched for this long with batches open: idle */
+#define DEFAULT_BATCH_BYTES (16L * 1024 * 1024)
 
 typedef struct dl_ctx_s {
     worker_t *w;
@@ -47,13 +50,16 @@ static part_t *part_get(worker_t *w, int32_t partition)
     return p;
 }
 
-static void drop_batch(part_t *p)
+static void drop_batch(worker_t *w, part_t *p)
 {
     if (p->batch)
         cdc_sink_batch_reset(p->batch);
     for (size_t i = 0; i < p->nmsgs; i++)
         rd_kafka_message_destroy(p->msgs[i]);
     p->nmsgs = 0;
+    w->open_bytes -= p->bytes < w->open_bytes ? p->bytes : w->open_bytes;
+    p->bytes = 0;
+    p->msg_bytes = 0;
 }
 
 void cdc_sink_worker_seek(worker_t *w, int32_t partition, int64_t offset)
@@ -156,7 +162,7 @@ static void on_assign(worker_t *w, rd_kafka_topic_partition_list_t *parts)
     for (int i = 0; i < parts->cnt && !w->failed; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         part_t *p = part_get(w, tp->partition);
-        drop_batch(p);
+        drop_batch(w, p);
         if (claim(w, tp->partition, &p->next) < 0 ||
             cdc_sink_worker_check_watermarks(w, tp->partition, p) < 0)
             break;
@@ -185,7 +191,7 @@ static void on_revoke(worker_t *w, const rd_kafka_topic_partition_list_t *parts)
         /* One attempt: nobody holds the partition until we return (eager protocol). */
         if (batch_open(p) && !w->failed)
             apply_batch(w, partition, 1);
-        drop_batch(p);
+        drop_batch(w, p);
         p->assigned = 0;
     }
     rd_kafka_assign(w->rk, NULL);
@@ -270,9 +276,10 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
             cdc_sink_metrics_batch(w->metrics, &stats, cdc_sink_metrics_clock() - started);
             w->batches++;
             p->next = p->batch_end;
-            drop_batch(p);
+            drop_batch(w, p);
             commit_to_kafka(w, partition, p->next);
-            cdc_sink_outbox_after_commit(w->outbox, w->db); /* parity results, after commit */
+            /* parity results: published from the loop (cdc_sink_outbox_tick) */
+            cdc_sink_outbox_after_commit(w->outbox, stats.outbox_tx);
             return 0;
         case CDC_SINK_FENCED:
             cdc_log_warn("%s [%d]: batch at offset %" PRId64 " fenced (another worker moved the "
@@ -280,7 +287,7 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
                          w->topic, (int)partition, first);
             w->total.fenced++;
             cdc_sink_metrics_fenced(w->metrics);
-            drop_batch(p);
+            drop_batch(w, p);
             if (claim(w, partition, &p->next) < 0)
                 return -1;
             if (p->assigned) {
@@ -308,18 +315,77 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
     }
 }
 
-/* Applies every batch that is full, old enough, or (--once) at its end offset. */
-static void flush_due(worker_t *w)
+/* The partition's open batch reaches the high watermark of its last fetch response:
+ * nothing more is there to read for it now. */
+static int caught_up(worker_t *w, int32_t partition, const part_t *p)
+{
+    int64_t lo = 0, hi = 0;
+    return rd_kafka_get_watermark_offsets(w->rk, w->topic, partition, &lo, &hi) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR &&
+           hi >= 0 && p->batch_end >= hi;
+}
+
+/* Accounts the message just added to partition's batch against the budget. */
+static void account(worker_t *w, part_t *p, size_t nmsgs_before)
+{
+    size_t bytes;
+    if (p->nmsgs > nmsgs_before)
+        p->msg_bytes += p->msgs[p->nmsgs - 1]->len + p->msgs[p->nmsgs - 1]->key_len;
+    bytes = cdc_sink_batch_bytes(p->batch) + p->msg_bytes + p->nmsgs * sizeof(*p->msgs);
+    w->open_bytes += bytes - p->bytes;
+    p->bytes = bytes;
+}
+
+/*
+ * Applies every batch that is full, old enough, caught up (partition: the one a message
+ * was just added to, -1: none), every open one when idle, and (--once) those at their end
+ * offset; then, while the open batches exceed the byte budget, the largest.
+ */
+static void flush_due(worker_t *w, int32_t partition, int idle)
 {
     int64_t now = now_ms();
+    size_t budget = w->opts->batch_bytes > 0 ? (size_t)w->opts->batch_bytes : DEFAULT_BATCH_BYTES;
+
+    if (partition >= 0 && partition < w->nparts && w->parts[partition].assigned &&
+        batch_open(&w->parts[partition]) &&
+        now - w->parts[partition].opened_ms >= w->opts->batch_min_ms &&
+        caught_up(w, partition, &w->parts[partition]))
+        apply_batch(w, partition, 0);
     for (int32_t i = 0; i < w->nparts && !w->failed && !stopping(w); i++) {
         part_t *p = &w->parts[i];
         if (!p->assigned || !batch_open(p))
             continue;
-        if (cdc_sink_batch_count(p->batch) >= (size_t)w->opts->batch_rows ||
+        if ((idle && now - p->opened_ms >= w->opts->batch_min_ms) ||
+            cdc_sink_batch_count(p->batch) >= (size_t)w->opts->batch_rows ||
             now - p->opened_ms >= w->opts->batch_ms || (w->opts->once && p->batch_end >= p->end))
             apply_batch(w, i, 0);
     }
+    while (w->open_bytes > budget && !w->failed && !stopping(w)) {
+        int32_t largest = -1;
+        for (int32_t i = 0; i < w->nparts; i++)
+            if (w->parts[i].assigned && batch_open(&w->parts[i]) &&
+                (largest < 0 || w->parts[i].bytes > w->parts[largest].bytes))
+                largest = i;
+        if (largest < 0 || apply_batch(w, largest, 0) < 0)
+            break;
+    }
+}
+
+/* How long the loop may wait for a message: a few ms while batches are open (then they
+ * are applied as idle), at most until the oldest is due. */
+static int poll_timeout(const worker_t *w)
+{
+    int64_t now = now_ms(), t = POLL_MS;
+    for (int32_t i = 0; i < w->nparts; i++) {
+        const part_t *p = &w->parts[i];
+        if (p->assigned && batch_open(p)) {
+            int64_t left = p->opened_ms + w->opts->batch_ms - now;
+            t = left < IDLE_MS ? left : IDLE_MS;
+            if (t <= 0)
+                return 0;
+        }
+    }
+    return (int)t;
 }
 
 static int once_done(const worker_t *w)
@@ -367,6 +433,48 @@ static int check_topics(worker_t *w, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/*
+ * The sink's own consumer queue bounds, unless the config sets them. librdkafka 2.0
+ * compares queued.min.messages with the whole consumer queue (the partitions' queues are
+ * forwarded to it) and, once a bound is reached, fetches again only after about a second:
+ * with the cdc_kafka defaults (10,000 messages, 8 MiB) a worker read ~12k records a
+ * second and idled the rest (bench, 200k rows). So the count bound is lifted and the
+ * byte bound holds a second of snapshot reading; the open batches have their own budget.
+ * fetch.wait.max.ms bounds how long a broker may hold an empty fetch: brokers that do not
+ * answer as soon as records arrive (the devbroker's mock cluster waits the whole 500 ms
+ * default) would otherwise add it to the latency of a quiet partition.
+ */
+static const char *const sink_consumer_props[][2] = {
+    {"queued.min.messages", "1000000"},
+    {"queued.max.messages.kbytes", "24576"},
+    {"fetch.wait.max.ms", "20"},
+};
+
+static int user_set(const cdc_config_t *conf, const char *name)
+{
+    const cdc_kvlist_t *lists[2] = {&conf->kafka, &conf->kafka_consumer};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->count; i++)
+            if (strcmp(lists[l]->items[i].key, name) == 0)
+                return 1;
+    return 0;
+}
+
+static int sink_conf(const cdc_config_t *conf, rd_kafka_conf_t *kc, char *errstr,
+                     size_t errstr_size)
+{
+    char err[256];
+    for (size_t i = 0; i < sizeof(sink_consumer_props) / sizeof(sink_consumer_props[0]); i++)
+        if (!user_set(conf, sink_consumer_props[i][0]) &&
+            rd_kafka_conf_set(kc, sink_consumer_props[i][0], sink_consumer_props[i][1], err,
+                              sizeof(err)) != RD_KAFKA_CONF_OK) {
+            snprintf(errstr, errstr_size, "librdkafka property `%s`: %s", sink_consumer_props[i][0],
+                     err);
+            return -1;
+        }
+    return 0;
+}
+
 static int setup(worker_t *w, char *errstr, size_t errstr_size)
 {
     char *group = cdc_kafka_sink_group(w->conf, w->domain);
@@ -394,6 +502,10 @@ static int setup(worker_t *w, char *errstr, size_t errstr_size)
     kc = cdc_kafka_conf_new(w->conf, CDC_KAFKA_CONSUMER, group, errstr, errstr_size);
     if (!kc)
         goto out;
+    if (sink_conf(w->conf, kc, errstr, errstr_size) < 0) {
+        rd_kafka_conf_destroy(kc);
+        goto out;
+    }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_opaque(kc, w);
     w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
@@ -433,11 +545,11 @@ static void teardown(worker_t *w)
          * or the worker failed) and drops what is left. */
         rd_kafka_consumer_close(w->rk);
         for (int32_t i = 0; i < w->nparts; i++)
-            drop_batch(&w->parts[i]);
+            drop_batch(w, &w->parts[i]);
         rd_kafka_destroy(w->rk);
     }
     for (int32_t i = 0; i < w->nparts; i++) {
-        drop_batch(&w->parts[i]);
+        drop_batch(w, &w->parts[i]);
         cdc_sink_batch_destroy(w->parts[i].batch);
         free(w->parts[i].msgs);
     }
@@ -465,12 +577,21 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
     if (setup(&w, errstr, errstr_size) < 0)
         goto out;
     while (!w.failed && !stopping(&w)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(w.rk, 50);
-        if (m)
-            cdc_sink_worker_handle_message(&w, m);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w.rk, poll_timeout(&w));
+        int32_t partition = -1;
+        if (m) {
+            part_t *p = !m->err && m->partition >= 0 && m->partition < w.nparts
+                            ? &w.parts[m->partition]
+                            : NULL;
+            size_t before = p ? p->nmsgs : 0;
+            partition = m->partition;
+            cdc_sink_worker_handle_message(&w, m); /* m belongs to the batch or is gone */
+            if (p && p->nmsgs != before)
+                account(&w, p, before);
+        }
         ever_assigned |= w.assigned;
-        flush_due(&w);
-        cdc_sink_outbox_tick(w.outbox, w.db);
+        flush_due(&w, partition, m == NULL);
+        cdc_sink_outbox_tick(w.outbox, w.db, m == NULL);
         cdc_sink_metrics_tick(w.metrics, &w);
         if (opts->once && once_done(&w)) {
             cdc_log_info("--once: every assigned partition of %s reached its end offset", w.topic);
@@ -495,7 +616,7 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
         goto out;
     }
     if (cdc_sink_outbox_pending(w.outbox) &&
-        cdc_sink_outbox_publish(w.outbox, w.db, errstr, errstr_size) < 0)
+        cdc_sink_outbox_finish(w.outbox, w.db, errstr, errstr_size) < 0)
         cdc_log_warn("parity outbox of domain %s left unpublished (the next worker publishes "
                      "it at start): %s",
                      domain, errstr);

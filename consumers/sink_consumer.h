@@ -23,8 +23,15 @@
  * the next owner reads it again from the stored offset.
  *
  * Batching: messages are grouped per partition; a partition's batch is applied when it
- * holds --batch-rows entries or is --batch-ms old (in --once mode also when it reaches the
- * end offset). A batch's first offset is the partition's next expected offset; a message
+ * holds --batch-rows entries, when it is --batch-ms old, as soon as the partition is
+ * caught up (the batch reaches the high watermark of the partition's last fetch: nothing
+ * more to read for it now) or the consumer has nothing fetched for a few ms (idle), and
+ * in --once mode when it reaches the end offset. So a stream is applied as it arrives
+ * (small batches when it is slow, full ones when it is fast) and --batch-ms is only the
+ * longest wait (--batch-min-ms holds batches at least that long, for tests that need
+ * open batches). The open batches of a worker share a byte budget (--batch-bytes, 16 MiB
+ * by default: decoded entries plus the kept messages): over it, the largest is applied.
+ * A batch's first offset is the partition's next expected offset; a message
  * with another offset (prefetched before a seek, after a rebalance) is dropped and the
  * partition re-seeked to the expected offset; if the broker then still answers with a
  * larger offset, the offsets in between do not exist and the batch spans them.
@@ -53,6 +60,8 @@ typedef struct cdc_sink_run_opts_s {
     int assign_timeout_ms;             /* --once: wait for the first assignment (30000) */
     const volatile sig_atomic_t *stop; /* raised by SIGINT/SIGTERM; may be NULL */
     cdc_metrics_t *metrics;            /* --metrics-port registry (borrowed), or NULL */
+    long batch_bytes; /* budget of all open batches of the worker; 0: 16 MiB (--batch-bytes) */
+    int batch_min_ms; /* no early apply (caught up, idle) before a batch is this old */
 } cdc_sink_run_opts_t;
 
 /*

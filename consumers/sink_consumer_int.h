@@ -35,6 +35,8 @@ typedef struct part_s {
     int64_t opened_ms;
     rd_kafka_message_t **msgs; /* the open batch's messages, in offset order */
     size_t nmsgs, cap;
+    size_t msg_bytes; /* payload bytes of msgs */
+    size_t bytes;     /* what the open batch counts against the worker's budget */
 } part_t;
 
 typedef struct worker_s {
@@ -57,6 +59,7 @@ typedef struct worker_s {
     const cdc_sink_table_t *last_table;
     cdc_sink_stats_t total;
     uint64_t batches;
+    size_t open_bytes;           /* sum of the parts' bytes */
     cdc_sink_metrics_t *metrics; /* NULL: metrics off (sink_metrics.h) */
 } worker_t;
 

@@ -17,16 +17,11 @@
 #include "cdc_metrics.h"
 #include "sink_consumer.h"
 
+#define PROG             "cdc-sink"
 #define EXIT_OPERATIONAL 1
-#define EXIT_USAGE       2
+#define EXIT_USAGE       CDC_CLI_EXIT_USAGE
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -47,7 +42,14 @@ static void usage(FILE *out)
           "                         was assigned (the first assignment is awaited up to 30 s)\n"
           "      --batch-rows N     records per partition batch, 1..1000000 (default 5000)\n"
           "      --batch-ms MS      a partition batch is applied when it is MS ms old,\n"
-          "                         1..600000 (default 200)\n"
+          "                         1..600000 (default 200); a batch is applied earlier when\n"
+          "                         its partition is caught up or nothing else was fetched\n"
+          "      --batch-bytes N    memory budget of all open batches of this worker, bytes,\n"
+          "                         1048576..4294967296 (default 16777216 = 16 MiB): over it,\n"
+          "                         the largest open batch is applied\n"
+          "      --batch-min-ms MS  no batch is applied early (caught up, idle) before it is\n"
+          "                         MS ms old, 0..600000 (default 0; tests that need open\n"
+          "                         batches)\n"
           "      --metrics-port PORT\n"
           "                         serve Prometheus metrics on http://ADDR:PORT/metrics (rows\n"
           "                         applied, batch duration, lag per partition, dead letters,\n"
@@ -56,6 +58,9 @@ static void usage(FILE *out)
           "      --metrics-address ADDR\n"
           "                         address the metrics server binds (default\n"
           "                         $CDC_METRICS_ADDRESS, else 127.0.0.1; 0.0.0.0 in containers)\n"
+          "      --no-auto-evolve   a record whose schema has columns the target table lacks\n"
+          "                         is not applied but dead-lettered, naming them (overrides\n"
+          "                         domains[].auto_evolve: true; docs/schema-registry.md)\n"
           "      --log-level L      error, warn, info (default) or debug\n"
           "      --log-format F     kv (default) or json\n"
           "  -h, --help             this text\n"
@@ -75,28 +80,14 @@ static void usage(FILE *out)
           out);
 }
 
-/* Parses an integer option in [lo, hi]; returns -1 (with a message) when it is not one. */
-static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "cdc-sink: %s: \"%s\" is not an integer in %ld..%ld\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     enum {
-        OPT_ONCE = 256,
+        OPT_ONCE = CDC_CLI_OPT_FIRST_OWN,
         OPT_BATCH_ROWS,
         OPT_BATCH_MS,
-        OPT_LOG_LEVEL,
-        OPT_LOG_FORMAT,
+        OPT_BATCH_BYTES,
+        OPT_BATCH_MIN_MS,
         OPT_METRICS_PORT,
         OPT_METRICS_ADDRESS
     };
@@ -106,31 +97,34 @@ int main(int argc, char **argv)
         {"once", no_argument, NULL, OPT_ONCE},
         {"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
         {"batch-ms", required_argument, NULL, OPT_BATCH_MS},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
+        {"batch-min-ms", required_argument, NULL, OPT_BATCH_MIN_MS},
+        {"log-level", required_argument, NULL, CDC_CLI_OPT_LOG_LEVEL},
+        {"log-format", required_argument, NULL, CDC_CLI_OPT_LOG_FORMAT},
         {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
+        {"no-auto-evolve", no_argument, NULL, 'E'}, /* long only: not in the short string */
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cdc_sink_run_opts_t opts = {0, 5000, 200, 30000, &stop_flag, NULL};
+    cdc_sink_run_opts_t opts = {0, 5000, 200, 30000, &stop_flag, NULL, 0, 0};
     const char *config_path = NULL, *domain = NULL;
     cdc_config_t *conf = NULL;
-    cdc_log_level_t level;
-    cdc_log_format_t format;
     char errstr[2048];
-    int c, rc = EXIT_USAGE;
-    long metrics_port = 0;
+    int c, r, rc = EXIT_USAGE;
+    long n, metrics_port = 0;
     const char *metrics_addr = getenv("CDC_METRICS_ADDRESS");
     cdc_metrics_server_t *metrics_srv = NULL;
+    int no_auto_evolve = 0;
 
     cdc_log_set_component("sink");
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
+        if ((r = cdc_cli_common_option(PROG, c, optarg, &config_path)) == 1)
+            continue;
+        if (r != 0)
+            goto out;
         switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
         case 'd':
             domain = optarg;
             break;
@@ -138,81 +132,61 @@ int main(int argc, char **argv)
             opts.once = 1;
             break;
         case OPT_BATCH_ROWS:
-            if (parse_int("--batch-rows", optarg, 1, 1000000, &opts.batch_rows) < 0)
+            if (cdc_cli_long_option(PROG, "--batch-rows", optarg, 1, 1000000, &n) != 0)
                 goto out;
+            opts.batch_rows = (int)n;
             break;
         case OPT_BATCH_MS:
-            if (parse_int("--batch-ms", optarg, 1, 600000, &opts.batch_ms) < 0)
+            if (cdc_cli_long_option(PROG, "--batch-ms", optarg, 1, 600000, &n) != 0)
                 goto out;
+            opts.batch_ms = (int)n;
             break;
-        case OPT_LOG_LEVEL:
-            if (cdc_log_level_parse(optarg, &level) < 0) {
-                fprintf(stderr, "cdc-sink: --log-level: \"%s\" is not error|warn|info|debug\n",
-                        optarg);
+        case OPT_BATCH_BYTES:
+            if (cdc_cli_long_option(PROG, "--batch-bytes", optarg, 1048576, 4294967296L, &n) != 0)
                 goto out;
-            }
-            cdc_log_set_level(level);
+            opts.batch_bytes = n;
             break;
-        case OPT_LOG_FORMAT:
-            if (cdc_log_format_parse(optarg, &format) < 0) {
-                fprintf(stderr, "cdc-sink: --log-format: \"%s\" is not kv|json\n", optarg);
+        case OPT_BATCH_MIN_MS:
+            if (cdc_cli_long_option(PROG, "--batch-min-ms", optarg, 0, 600000, &n) != 0)
                 goto out;
-            }
-            cdc_log_set_format(format);
+            opts.batch_min_ms = (int)n;
             break;
         case OPT_METRICS_PORT:
             if (cdc_cli_parse_long(optarg, 0, 65535, &metrics_port) != 0) {
-                fprintf(stderr, "cdc-sink: --metrics-port: \"%s\" is not a port 0..65535\n",
-                        optarg);
+                cdc_cli_usage_error(PROG, "--metrics-port: \"%s\" is not a port 0..65535", optarg);
                 goto out;
             }
             break;
         case OPT_METRICS_ADDRESS:
             metrics_addr = optarg;
             break;
+        case 'E':
+            no_auto_evolve = 1;
+            break;
         case 'h':
             usage(stdout);
             rc = 0;
             goto out;
-        case ':':
-            fprintf(stderr, "cdc-sink: option %s needs a value (see --help)\n", argv[optind - 1]);
-            goto out;
         default:
-            fprintf(stderr, "cdc-sink: unknown option %s (see --help)\n", argv[optind - 1]);
+            cdc_cli_getopt_error(PROG, c, argv);
             goto out;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "cdc-sink: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        cdc_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
         goto out;
     }
     if (!config_path || !domain) {
-        fprintf(stderr, "cdc-sink: %s is required (see --help)\n",
-                !config_path ? "-c/--config" : "--domain");
+        cdc_cli_usage_error(PROG, "%s is required", !config_path ? "-c/--config" : "--domain");
         goto out;
     }
-    conf = cdc_config_load(config_path, errstr, sizeof(errstr));
-    if (!conf) {
-        fprintf(stderr, "cdc-sink: %s\n", errstr);
+    if ((conf = cdc_cli_load_config(PROG, config_path)) == NULL ||
+        !cdc_cli_domain(PROG, conf, domain))
         goto out;
-    }
-    if (!cdc_config_domain(conf, domain)) {
-        fprintf(stderr, "cdc-sink: domain \"%s\" is not in the config %s (domains:", domain,
-                config_path);
-        for (size_t i = 0; i < conf->n_domains; i++)
-            fprintf(stderr, " %s", conf->domains[i].name);
-        fprintf(stderr, ")\n");
-        goto out;
-    }
     cdc_log_set_context("domain", domain); /* every line of this worker names its domain */
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < conf->n_domains && no_auto_evolve; i++)
+        conf->domains[i].auto_evolve = 0;
+    cdc_cli_stop_on_signals(&stop_flag);
 
     if (metrics_port > 0) {
         opts.metrics = cdc_metrics_new();

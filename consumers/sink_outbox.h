@@ -2,25 +2,36 @@
  * sink_outbox: publishes the parity outbox (DESIGN.md invariants 7 and 8, docs/parity.md).
  *
  * Each sink batch transaction writes one _cdc_parity_outbox row per result (match,
- * mismatch, superseded, dead_letter) together with the data. After the commit this module
- * turns the unsent rows of the domain into cdc.Parity records (parity_record.h), one per
- * (batch transaction, source, table) and at most OUTBOX_CHUNK_ROWS results each, produces
- * them to <prefix>.validation (idempotent producer, acks=all), waits for every delivery
- * report, and only then marks the rows sent, in the same PostgreSQL transaction that read
- * them. A crash anywhere before that commit leaves the rows unsent: they are published
- * again at the next start (cdc_sink_outbox_publish in the worker's setup) or after the
- * next commit of any worker of the domain. Nothing is lost; a record may be delivered
- * twice, and is then recognized by its batch_id (the smallest outbox id it carries, the
- * same whenever the same rows are published) and counted once by the validator.
+ * mismatch, superseded, dead_letter) together with the data. This module turns unsent
+ * rows into cdc.Parity records (parity_record.h), one per (batch transaction, source,
+ * table) and at most 1000 results each, produces them to <prefix>.validation (idempotent
+ * producer, acks=all), and marks the rows sent only after Kafka confirmed every record of
+ * the publication. Nothing is lost; a record may be delivered twice, and is then
+ * recognized by its batch_id (the smallest outbox id it carries, the same whenever the
+ * same rows are published) and counted once by the validator.
+ *
+ * Two ways of publishing (sink_outbox_pub.c):
+ * - own: the worker hands each committed batch's transaction id to
+ *   cdc_sink_outbox_after_commit(); cdc_sink_outbox_tick() publishes them from the loop
+ *   when the worker is idle, every 250 ms, or every 64 transactions, asynchronously: the
+ *   records are queued and the loop goes on applying; when their delivery reports are all
+ *   in, one autocommit UPDATE marks the rows sent. No PostgreSQL transaction or lock is
+ *   held while Kafka confirms, and no batch waits for the publication.
+ * - sweep: every unsent row of the domain, in rounds of one transaction each under a
+ *   per-domain advisory lock (one sweeper at a time): at worker start
+ *   (cdc_sink_outbox_publish: what a crashed worker left), every 30 s for rows older than
+ *   30 s (orphans of a crashed worker while its peers keep running), and after a failed
+ *   sweep with backoff. A sweep may publish rows a live worker is publishing too (only
+ *   when that worker's publication is older than 30 s): a duplicate, counted once.
+ * A crash anywhere before the rows are marked sent leaves them unsent: a sweep publishes
+ * them again.
  *
  * Why the grouping is stable: a batch's outbox rows are written by one COPY in one
  * transaction; the column batch_tx (DEFAULT txid_current(), added by this module when
  * the sink's DDL lacks it) gives all of them the same 64-bit transaction id, which never
  * changes afterwards, and they become visible together. A record covers exactly the
  * rows of one (batch_tx, source, table), cut into chunks by outbox id, so publishing the
- * same rows again yields the same records with the same batch ids. Workers of one domain
- * publish one at a time (a transaction-scoped advisory lock per domain), so a row is
- * never in two publications that both commit.
+ * same rows again yields the same records with the same batch ids, whoever publishes them.
  *
  * Test hooks (tests/integration/parity_*.test.sh, docs/parity.md), read from the
  * environment at creation: CDC_SINK_CRASH_AFTER_COMMIT=N makes the process kill itself
@@ -53,9 +64,10 @@ cdc_sink_outbox_t *cdc_sink_outbox_new(const cdc_config_t *conf, const char *dom
 void cdc_sink_outbox_destroy(cdc_sink_outbox_t *o);
 
 /*
- * Publishes every unsent outbox row of the domain through db's connection (which must
- * not be inside a transaction), in rounds, each confirmed by Kafka before its rows are
- * marked sent. Also deletes rows sent more than an hour ago (at most once a minute).
+ * Sweeps: publishes every unsent outbox row of the domain through db's connection (which
+ * must not be inside a transaction), in rounds, each confirmed by Kafka before its rows
+ * are marked sent (synchronously). Also deletes rows sent more than an hour ago (at most
+ * once a minute).
  * Returns 0, or -1 with the reason in errstr (PostgreSQL or Kafka unavailable: retriable;
  * what was not confirmed stays unsent). db is borrowed.
  */
@@ -63,17 +75,31 @@ int cdc_sink_outbox_publish(cdc_sink_outbox_t *o, cdc_sink_db_t *db, char *errst
                             size_t errstr_size);
 
 /*
- * The hook after each committed batch: the crash test hook, then a publication; a
- * failure is logged and retried by cdc_sink_outbox_tick() with backoff (the rows wait
- * in the outbox). db is borrowed.
+ * The hook after each committed batch: the crash test hook, then batch_tx (the batch's
+ * cdc_sink_stats_t.outbox_tx; 0: it wrote no outbox rows) joins the worker's unpublished
+ * transactions. Publishes nothing itself.
  */
-void cdc_sink_outbox_after_commit(cdc_sink_outbox_t *o, cdc_sink_db_t *db);
+void cdc_sink_outbox_after_commit(cdc_sink_outbox_t *o, int64_t batch_tx);
 
-/* Retries a failed publication once its backoff (1 s doubling to 30 s) has expired;
- * otherwise does nothing. Call it from the worker's loop. */
-void cdc_sink_outbox_tick(cdc_sink_outbox_t *o, cdc_sink_db_t *db);
+/*
+ * Call from the worker's loop, between batches: serves delivery reports, marks confirmed
+ * publications sent (failed ones are published again after a backoff of 1 s doubling to
+ * 30 s), starts the publication of the worker's own transactions when idle is non-zero
+ * (nothing left to apply), 250 ms after the oldest committed, or at 64 of them, and runs
+ * the periodic orphan sweep or a failed sweep's retry. Errors are logged; rows wait in
+ * the outbox. db is borrowed (its connection must not be inside a transaction).
+ */
+void cdc_sink_outbox_tick(cdc_sink_outbox_t *o, cdc_sink_db_t *db, int idle);
 
-/* 1 when the last publication failed (rows are waiting in the outbox). */
+/*
+ * At stop: publishes the worker's remaining own transactions and waits (at most 10 s)
+ * until Kafka confirmed them and they are marked sent; retries a failed sweep. Returns 0,
+ * or -1 with the reason in errstr (the rows stay unsent; the next sweep takes them).
+ */
+int cdc_sink_outbox_finish(cdc_sink_outbox_t *o, cdc_sink_db_t *db, char *errstr,
+                           size_t errstr_size);
+
+/* 1 when results of this worker wait (unpublished, unconfirmed, or a failed sweep). */
 int cdc_sink_outbox_pending(const cdc_sink_outbox_t *o);
 
 /* Outbox rows marked sent and cdc.Parity records confirmed since creation. */

@@ -133,8 +133,10 @@ _cdc_pg_template_build() {
         _cdc_tail "$tdir/initdb.log"
         return 1
     fi
-    # Speed over durability: the data lives for one test. A clean `pg_ctl restart` still
-    # works with fsync=off; only an OS crash could lose data. Port and socket directory
+    # Speed over durability: the data lives for one test. fsync=off loses data only in an
+    # OS crash; synchronous_commit=off also loses the last commits when PostgreSQL itself
+    # is killed (`pg_ctl stop -m immediate` in the outage tests), which is why the sink
+    # sets synchronous_commit=on for its batch transactions. Port and socket directory
     # differ per stack, hence the include written by _cdc_pg_start.
     if ! cat >>"$tdir/data/postgresql.conf" <<'EOF'; then
 

@@ -241,7 +241,7 @@ se_sink_stop crm
 se_workload_start 1 30 8
 se_workload_wait
 se_producer_once
-se_sink_start crm2 crm --metrics-port "$P_CRM" --batch-ms 4000
+se_sink_start crm2 crm --metrics-port "$P_CRM" --batch-ms 4000 --batch-min-ms 4000
 u=${SU[crm]}
 for i in $(seq 1 100); do
     [[ $(get sum "$u" cdc_sink_assigned_partitions) == 6 &&

@@ -24,7 +24,7 @@ se_consumer_props session.timeout.ms=6000 heartbeat.interval.ms=500
 se_offsets_history $DB
 se_sampler_start core $DB monotonic
 se_producer_once
-se_sink_start A crm --batch-rows 100000 --batch-ms 2000
+se_sink_start A crm --batch-rows 100000 --batch-ms 2000 --batch-min-ms 2000
 se_wait_caught_up $DB crm 60
 ok "A applied the snapshot"
 
