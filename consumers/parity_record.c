@@ -11,6 +11,7 @@
 
 #include "cdc_alloc.h"
 #include "cdc_avro_canonical.h"
+#include "cdc_buf.h"
 #include "cdc_framing.h"
 
 /* Compact, fixed key order: the fingerprint is taken over its canonical form, and the
@@ -152,23 +153,15 @@ __attribute__((format(printf, 2, 3))) static int rd_fail(rd_t *r, const char *fm
 
 static int rd_long(rd_t *r, const char *field, int64_t *v)
 {
-    uint64_t z = 0;
-
     *v = 0; /* defined on failure too: callers' outputs never hold stack garbage */
-    for (int shift = 0; shift < 70; shift += 7) {
-        unsigned char b;
-        if (r->off >= r->len)
-            return rd_fail(r, "truncated %s", field);
-        b = r->p[r->off++];
-        if (shift == 63 && (b & 0xfe) != 0)
-            break;
-        z |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-            return 0;
-        }
+    switch (cdc_buf_get_varint_zigzag(r->p, r->len, &r->off, v)) {
+    case 0:
+        return 0;
+    case -1:
+        return rd_fail(r, "truncated %s", field);
+    default:
+        return rd_fail(r, "varint of %s longer than 64 bits", field);
     }
-    return rd_fail(r, "varint of %s longer than 64 bits", field);
 }
 
 static int rd_bytes(rd_t *r, const char *field, const unsigned char **p, size_t *len)

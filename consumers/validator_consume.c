@@ -86,8 +86,8 @@ static int claim(validator_t *v, int32_t partition, vpart_t *p)
             cdc_vmetrics_error(v->metrics, CDC_VMETRICS_RETRIABLE);
             cdc_log_warn("%s [%d], domain %s: reading the stored offset (retrying in %d ms): %s",
                          v->topic, (int)partition, v->domains[d], backoff, err);
-            sleep_ms(backoff);
-            backoff = next_backoff(backoff);
+            cdc_time_sleep_ms(backoff);
+            backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
         }
         if (p->next[d] < min)
             min = p->next[d];
@@ -204,7 +204,7 @@ static void add_message(validator_t *v, vpart_t *p, rd_kafka_message_t *m)
         p->dom = cdc_realloc(p->dom, p->cap * sizeof(*p->dom));
     }
     if (p->nmsgs == 0)
-        p->opened_ms = now_ms();
+        p->opened_ms = cdc_time_now_ms();
     i = p->nmsgs++;
     p->msgs[i] = m;
     p->dom[i] = -1;
@@ -332,8 +332,8 @@ static int apply_batch(validator_t *v, int32_t partition, int max_attempts)
         cdc_vmetrics_error(v->metrics, CDC_VMETRICS_RETRIABLE);
         cdc_log_warn("%s [%d]: applying parity results (retrying in %d ms): %s", v->topic,
                      (int)partition, backoff, err);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
     free(recs);
     free(next);
@@ -342,7 +342,7 @@ static int apply_batch(validator_t *v, int32_t partition, int max_attempts)
 
 static void flush_due(validator_t *v)
 {
-    int64_t now = now_ms();
+    int64_t now = cdc_time_now_ms();
     for (int32_t i = 0; i < v->nparts && !v->failed && !stopping(v); i++) {
         vpart_t *p = &v->parts[i];
         if (!p->assigned || p->nmsgs == 0)
@@ -365,9 +365,9 @@ static int once_done(const validator_t *v)
 
 static void prune(validator_t *v, int force)
 {
-    if (!force && now_ms() - v->pruned_ms < PRUNE_EVERY_MS)
+    if (!force && cdc_time_now_ms() - v->pruned_ms < PRUNE_EVERY_MS)
         return;
-    v->pruned_ms = now_ms();
+    v->pruned_ms = cdc_time_now_ms();
     for (size_t g = 0; g < v->ndbs; g++)
         cdc_vstate_prune(v->dbs[g].st);
 }
@@ -377,12 +377,12 @@ int cdc_validator_run(const cdc_config_t *conf, const cdc_validator_opts_t *opts
 {
     validator_t v;
     int rc = 1, ever_assigned = 0;
-    int64_t deadline = now_ms() + opts->assign_timeout_ms;
+    int64_t deadline = cdc_time_now_ms() + opts->assign_timeout_ms;
 
     memset(&v, 0, sizeof v);
     v.conf = conf;
     v.opts = opts;
-    v.pruned_ms = now_ms();
+    v.pruned_ms = cdc_time_now_ms();
     if (cdc_validator_setup(&v, errstr, errstr_size) < 0)
         goto out;
     v.metrics = cdc_vmetrics_new(opts->metrics, v.domains, v.ndomains);
@@ -397,7 +397,7 @@ int cdc_validator_run(const cdc_config_t *conf, const cdc_validator_opts_t *opts
             cdc_log_info("--once: every assigned partition of %s reached its end offset", v.topic);
             break;
         }
-        if (opts->once && !ever_assigned && now_ms() > deadline)
+        if (opts->once && !ever_assigned && cdc_time_now_ms() > deadline)
             fail(&v,
                  "--once: no partition assignment for %s within %d ms (is the broker "
                  "reachable?)",

@@ -7,10 +7,10 @@
 #define CDC_VALIDATOR_CONSUME_INT_H
 
 #include <stdint.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "cdc_time.h"
 #include "parity_record.h"
 #include "validator_consume.h"
 #include "validator_metrics.h"
@@ -63,24 +63,6 @@ typedef struct validator_s {
     int64_t pruned_ms;
     cdc_vmetrics_t *metrics; /* NULL: metrics off (validator_metrics.h) */
 } validator_t;
-
-static inline int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static inline int next_backoff(int ms)
-{
-    return ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
-}
 
 static inline int stopping(const validator_t *v)
 {

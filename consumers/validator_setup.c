@@ -65,8 +65,8 @@ static int open_targets(validator_t *v, char *errstr, size_t errstr_size)
             }
             cdc_log_warn("target database of domain %s (retrying in %d ms): %s", v->dbs[g].names[0],
                          backoff, errstr);
-            sleep_ms(backoff);
-            backoff = next_backoff(backoff);
+            cdc_time_sleep_ms(backoff);
+            backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
         }
     }
     return 0;

@@ -11,6 +11,7 @@
 
 #include "cdc_alloc.h"
 #include "cdc_buf.h"
+#include "cdc_hash.h"
 #include "cdc_log.h"
 #include "sink_db.h"
 #include "sink_pg.h"
@@ -154,17 +155,13 @@ cdc_sink_status_t cdc_vstate_claim(cdc_vstate_t *s, size_t domain, const char *t
     return st;
 }
 
+/* A bytea parameter in PostgreSQL's hex form (\x and the digits); caller frees. */
 static char *hex_param(const unsigned char *p, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
     char *s = cdc_malloc(2 * len + 3);
     s[0] = '\\';
     s[1] = 'x';
-    for (size_t i = 0; i < len; i++) {
-        s[2 + 2 * i] = digits[p[i] >> 4];
-        s[3 + 2 * i] = digits[p[i] & 15];
-    }
-    s[2 + 2 * len] = '\0';
+    cdc_hash_hex(p, len, s + 2);
     return s;
 }
 

@@ -73,6 +73,27 @@ void cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+int cdc_buf_get_varint_zigzag(const unsigned char *p, size_t len, size_t *off, int64_t *v)
+{
+    uint64_t z = 0;
+
+    for (int shift = 0; shift < 70; shift += 7) {
+        unsigned char b;
+        if (*off >= len)
+            return -1;
+        b = p[(*off)++];
+        /* The tenth byte may only carry the 64th bit. */
+        if (shift == 63 && (b & 0xfe) != 0)
+            return -2;
+        z |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+            return 0;
+        }
+    }
+    return -2;
+}
+
 void cdc_buf_put_varint_zigzag(cdc_buf_t *b, int64_t v)
 {
     /* Shift on the unsigned value: left-shifting a negative int64_t is undefined. */

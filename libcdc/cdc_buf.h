@@ -65,6 +65,14 @@ void cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...) __attribute__((format(pr
 /* Appends v zigzag-encoded as a variable-length integer: the Avro encoding of int and long. */
 void cdc_buf_put_varint_zigzag(cdc_buf_t *b, int64_t v);
 
+/*
+ * Reads the zigzag varint at p[*off] (len bytes in all), the inverse of
+ * cdc_buf_put_varint_zigzag. *off moves past every byte read, also on failure, so that a
+ * message can name where the reading stopped. Returns 0 with *v set, -1 when the bytes
+ * end first, -2 when the varint is longer than 64 bits (*v untouched on failure).
+ */
+int cdc_buf_get_varint_zigzag(const unsigned char *p, size_t len, size_t *off, int64_t *v);
+
 /* Appends v as 8 bytes little-endian (Avro double bit pattern, CRC-64 fingerprints). */
 void cdc_buf_put_le64(cdc_buf_t *b, uint64_t v);
 

@@ -13,18 +13,24 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+#define PROG "cdc-producer"
 
 static volatile sig_atomic_t g_stop;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
+/* What the options ask for, filled by own_option. */
+typedef struct cli_s {
+    cdc_runner_opts_t *opts;
+    const char **only; /* argc + 1 slots: every argument could be a --source */
+    const char *schemas_dir;
+    int uninstall;
+    long metrics_port;
+    const char *metrics_addr;
+} cli_t;
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog;
     fprintf(out,
             "Usage: cdc-producer -c CONFIG [--once] [--source NAME]... [--new-epoch SOURCE]\n"
             "                    [--metrics-port PORT [--metrics-address ADDR]]\n"
@@ -85,112 +91,90 @@ static void usage(FILE *out)
             "     two tables whose Avro names collide, an unknown --source/--new-epoch name\n");
 }
 
+/* The producer's own options (cdc_cli_parse handles -c, --log-*, --help and mistakes). */
+static int own_option(void *ctx, int c, const char *arg)
+{
+    cli_t *cli = ctx;
+
+    switch (c) {
+    case 'o':
+        cli->opts->once = 1;
+        return 0;
+    case 's':
+        cli->only[cli->opts->n_only++] = arg;
+        return 0;
+    case 'e':
+        cli->opts->new_epoch = arg;
+        return 0;
+    case 'u':
+        cli->uninstall = 1;
+        return 0;
+    case 'w':
+        cli->schemas_dir = arg;
+        return 0;
+    case 'P':
+        if (cdc_cli_parse_long(arg, 0, 65535, &cli->metrics_port) != 0)
+            return cdc_cli_usage_error(PROG, "--metrics-port %s: use a port 0..65535", arg);
+        return 0;
+    case 'A':
+        cli->metrics_addr = arg;
+        return 0;
+    default: /* every value of longopts is handled above or by cdc_cli_parse */
+        return cdc_cli_usage_error(PROG, "unhandled option %d", c);
+    }
+}
+
+/* The option combinations that make no sense: a usage error, or 0. */
+static int check_combinations(const cli_t *cli)
+{
+    const cdc_runner_opts_t *opts = cli->opts;
+
+    if (cli->uninstall && (opts->once || opts->new_epoch))
+        return cdc_cli_usage_error(PROG, "--uninstall goes with neither --once nor --new-epoch");
+    if (cli->metrics_port > 0 && (cli->uninstall || cli->schemas_dir))
+        return cdc_cli_usage_error(PROG, "--metrics-port goes with neither --uninstall nor "
+                                         "--write-schemas");
+    if (cli->schemas_dir && (cli->uninstall || opts->once || opts->new_epoch))
+        return cdc_cli_usage_error(PROG, "--write-schemas goes with none of --uninstall, --once, "
+                                         "--new-epoch");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
+        CDC_CLI_COMMON_LONGOPTS,
         {"once", no_argument, NULL, 'o'},
         {"source", required_argument, NULL, 's'},
         {"new-epoch", required_argument, NULL, 'e'},
         {"uninstall", no_argument, NULL, 'u'},
         {"write-schemas", required_argument, NULL, 'w'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"log-format", required_argument, NULL, 'f'},
         {"metrics-port", required_argument, NULL, 'P'},
         {"metrics-address", required_argument, NULL, 'A'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *schemas_dir = NULL;
-    const char **only = cdc_calloc((size_t)argc + 1, sizeof *only);
+    const char *config_path = NULL;
     cdc_runner_opts_t opts = {0};
+    cli_t cli = {.opts = &opts,
+                 .only = cdc_calloc((size_t)argc + 1, sizeof *cli.only),
+                 .metrics_addr = getenv("CDC_METRICS_ADDRESS")};
+    const cdc_cli_spec_t spec = {PROG, ":c:s:h", longopts, usage, own_option, &cli};
     cdc_config_t *conf = NULL;
-    int uninstall = 0, opt, code = 2;
+    int code;
     char err[2048];
-    long metrics_port = 0;
-    const char *metrics_addr = getenv("CDC_METRICS_ADDRESS");
     cdc_metrics_server_t *metrics_srv = NULL;
 
     cdc_log_set_component("producer");
-    while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'o':
-            opts.once = 1;
-            break;
-        case 's':
-            only[opts.n_only++] = optarg;
-            break;
-        case 'e':
-            opts.new_epoch = optarg;
-            break;
-        case 'u':
-            uninstall = 1;
-            break;
-        case 'w':
-            schemas_dir = optarg;
-            break;
-        case 'l': {
-            cdc_log_level_t lvl;
-            if (cdc_log_level_parse(optarg, &lvl) < 0) {
-                fprintf(stderr, "cdc-producer: --log-level %s: use error, warn, info or debug\n",
-                        optarg);
-                goto out;
-            }
-            cdc_log_set_level(lvl);
-            break;
-        }
-        case 'f': {
-            cdc_log_format_t fmt;
-            if (cdc_log_format_parse(optarg, &fmt) < 0) {
-                fprintf(stderr, "cdc-producer: --log-format %s: use kv or json\n", optarg);
-                goto out;
-            }
-            cdc_log_set_format(fmt);
-            break;
-        }
-        case 'P':
-            if (cdc_cli_parse_long(optarg, 0, 65535, &metrics_port) != 0) {
-                fprintf(stderr, "cdc-producer: --metrics-port %s: use a port 0..65535\n", optarg);
-                goto out;
-            }
-            break;
-        case 'A':
-            metrics_addr = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            code = 0;
-            goto out;
-        default:
-            usage(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "cdc-producer: unexpected argument %s (see --help)\n", argv[optind]);
+    code = cdc_cli_parse(&spec, argc, argv, &config_path);
+    if (code != CDC_CLI_RUN)
         goto out;
-    }
     if (config_path == NULL) {
-        fprintf(stderr, "cdc-producer: -c CONFIG is required (see --help)\n");
+        code = cdc_cli_usage_error(PROG, "-c CONFIG is required");
         goto out;
     }
-    if (uninstall && (opts.once || opts.new_epoch)) {
-        fprintf(stderr, "cdc-producer: --uninstall goes with neither --once nor --new-epoch\n");
+    if ((code = check_combinations(&cli)) != 0)
         goto out;
-    }
-    if (metrics_port > 0 && (uninstall || schemas_dir)) {
-        fprintf(stderr, "cdc-producer: --metrics-port goes with neither --uninstall nor "
-                        "--write-schemas\n");
-        goto out;
-    }
-    if (schemas_dir && (uninstall || opts.once || opts.new_epoch)) {
-        fprintf(stderr, "cdc-producer: --write-schemas goes with none of --uninstall, --once, "
-                        "--new-epoch\n");
-        goto out;
-    }
+    code = CDC_CLI_EXIT_USAGE;
     conf = cdc_config_load(config_path, err, sizeof err);
     if (conf == NULL) {
         cdc_log_error("%s", err);
@@ -202,35 +186,27 @@ int main(int argc, char **argv)
         cdc_log_error("%s: %s", config_path, err);
         goto out;
     }
-    opts.only = only;
+    opts.only = cli.only;
     opts.stop = &g_stop;
-    {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-    }
-    if (metrics_port > 0) {
+    cdc_cli_stop_on_signals(&g_stop);
+    if (cli.metrics_port > 0) {
         opts.metrics = cdc_metrics_new();
-        metrics_srv =
-            cdc_metrics_serve(opts.metrics, metrics_addr, (int)metrics_port, err, sizeof err);
+        metrics_srv = cdc_metrics_serve(opts.metrics, cli.metrics_addr, (int)cli.metrics_port, err,
+                                        sizeof err);
         if (metrics_srv == NULL) {
             cdc_log_error("%s", err);
             code = 1;
             goto out;
         }
     }
-    if (schemas_dir)
-        code = cdc_runner_write_schemas(conf, &opts, schemas_dir);
+    if (cli.schemas_dir)
+        code = cdc_runner_write_schemas(conf, &opts, cli.schemas_dir);
     else
-        code = uninstall ? cdc_runner_uninstall(conf, &opts) : cdc_runner_run(conf, &opts);
+        code = cli.uninstall ? cdc_runner_uninstall(conf, &opts) : cdc_runner_run(conf, &opts);
 out:
     cdc_metrics_server_stop(metrics_srv);
     cdc_metrics_destroy(opts.metrics);
     cdc_config_destroy(conf);
-    free(only);
+    free(cli.only);
     return code;
 }

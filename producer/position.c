@@ -13,18 +13,9 @@
  * millisecond, so each transaction stays within the "few milliseconds" budget. */
 #define DEFAULT_CHUNK_ROWS 2000
 
-int cdc_position_cmp(const cdc_position_t *a, const cdc_position_t *b)
+cdc_pos_t cdc_position_of(const cdc_position_state_t *state)
 {
-    if (a->epoch != b->epoch)
-        return a->epoch < b->epoch ? -1 : 1;
-    if (a->seq != b->seq)
-        return a->seq < b->seq ? -1 : 1;
-    return 0;
-}
-
-cdc_position_t cdc_position_of(const cdc_position_state_t *state)
-{
-    cdc_position_t p = {state->epoch, state->high};
+    cdc_pos_t p = {state->epoch, state->high};
     return p;
 }
 
@@ -91,7 +82,7 @@ cdc_capture_err_t cdc_position_read(sqlite3 *db, cdc_position_state_t *out, char
 }
 
 cdc_position_verdict_t cdc_position_compare(const cdc_position_state_t *file,
-                                            const cdc_position_t *acked)
+                                            const cdc_pos_t *acked)
 {
     if (file->epoch > acked->epoch)
         return CDC_POSITION_NEW_EPOCH;
@@ -99,13 +90,13 @@ cdc_position_verdict_t cdc_position_compare(const cdc_position_state_t *file,
         return CDC_POSITION_BEHIND;
     /* Same epoch: the file records every acknowledgement before the producer does, so a
      * lower record (or a high-water mark below it) means an older copy of the file. */
-    if (file->acked_seq < acked->seq || file->high < acked->seq)
+    if (file->acked_seq < acked->h || file->high < acked->h)
         return CDC_POSITION_BEHIND;
     return CDC_POSITION_SAME_EPOCH;
 }
 
 void cdc_position_behind_message(const char *source, const char *path, const char *config_path,
-                                 const cdc_position_state_t *file, const cdc_position_t *acked,
+                                 const cdc_position_state_t *file, const cdc_pos_t *acked,
                                  char *buf, size_t size)
 {
     const char *cfg = config_path ? config_path : "CONFIG";
@@ -116,7 +107,7 @@ void cdc_position_behind_message(const char *source, const char *path, const cha
                  "older copy (restored from a backup?). Start a new epoch with "
                  "`cdc-producer -c %s --new-epoch %s` to re-snapshot it.",
                  source, path, (long long)file->epoch, (long long)file->high,
-                 (long long)acked->epoch, (long long)acked->seq, cfg, source);
+                 (long long)acked->epoch, (long long)acked->h, cfg, source);
     else
         snprintf(buf, size,
                  "source %s (%s): change log is at epoch %lld position %lld (acknowledged up "
@@ -124,19 +115,19 @@ void cdc_position_behind_message(const char *source, const char *path, const cha
                  "%lld: the file was replaced by an older copy (restored from a backup?). "
                  "Start a new epoch with `cdc-producer -c %s --new-epoch %s` to re-snapshot it.",
                  source, path, (long long)file->epoch, (long long)file->high,
-                 (long long)file->acked_seq, (long long)acked->epoch, (long long)acked->seq,
+                 (long long)file->acked_seq, (long long)acked->epoch, (long long)acked->h,
                  (long long)file->acked_seq, cfg, source);
 }
 
 /* --- acknowledge --------------------------------------------------------------------- */
 
 typedef struct ack_ctx_s {
-    const cdc_position_t *pos;
+    const cdc_pos_t *pos;
     int chunk_rows;
     int first;      /* record the acknowledgement in this transaction */
     int behind;     /* out: the position is beyond the file */
     int64_t pruned; /* out: rows deleted by this transaction */
-    int64_t remain; /* out: rows <= pos.seq still there */
+    int64_t remain; /* out: rows <= pos.h still there */
     cdc_position_state_t state;
 } ack_ctx_t;
 
@@ -158,12 +149,12 @@ static int exec_bound(sqlite3 *db, const char *sql, int64_t a, int64_t b, char *
 static int ack_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
 {
     ack_ctx_t *ctx = arg;
-    const cdc_position_t *pos = ctx->pos;
+    const cdc_pos_t *pos = ctx->pos;
     int rc = read_state(db, &ctx->state, errstr, errstr_size);
     if (rc != SQLITE_OK)
         return rc;
     if (ctx->first) {
-        if (pos->epoch > ctx->state.epoch || pos->seq > ctx->state.high) {
+        if (pos->epoch > ctx->state.epoch || pos->h > ctx->state.high) {
             ctx->behind = 1;
             return SQLITE_ABORT;
         }
@@ -177,7 +168,7 @@ static int ack_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
             if (rc != SQLITE_OK)
                 break;
             sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 2, i == 2 ? pos->epoch : pos->seq);
+            sqlite3_bind_int64(st, 2, i == 2 ? pos->epoch : pos->h);
             rc = sqlite3_step(st);
             rc = rc == SQLITE_DONE
                      ? SQLITE_OK
@@ -194,7 +185,7 @@ static int ack_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
                     "DELETE FROM \"_cdc_changes\" WHERE seq <= min(?1, "
                     "(SELECT min(seq) FROM \"_cdc_changes\") + ?2 - 1, "
                     "(SELECT max(seq) FROM \"_cdc_changes\") - 1)",
-                    pos->seq, ctx->chunk_rows, errstr, errstr_size);
+                    pos->h, ctx->chunk_rows, errstr, errstr_size);
     if (rc != SQLITE_OK)
         return rc;
     ctx->pruned = sqlite3_changes(db);
@@ -206,7 +197,7 @@ static int ack_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
     if (rc != SQLITE_OK)
         return rc;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        ctx->remain = sqlite3_column_int64(st, 0) <= pos->seq &&
+        ctx->remain = sqlite3_column_int64(st, 0) <= pos->h &&
                       sqlite3_column_int64(st, 0) < sqlite3_column_int64(st, 1);
     else
         ctx->remain = 0;
@@ -214,7 +205,7 @@ static int ack_tx(sqlite3 *db, void *arg, char *errstr, size_t errstr_size)
     return SQLITE_OK;
 }
 
-cdc_capture_err_t cdc_position_acknowledge(sqlite3 *db, const cdc_position_t *pos, int chunk_rows,
+cdc_capture_err_t cdc_position_acknowledge(sqlite3 *db, const cdc_pos_t *pos, int chunk_rows,
                                            int lock_timeout_ms, cdc_position_ack_t *result,
                                            char *errstr, size_t errstr_size)
 {
@@ -241,7 +232,7 @@ cdc_capture_err_t cdc_position_acknowledge(sqlite3 *db, const cdc_position_t *po
                 snprintf(errstr, errstr_size,
                          "%s: cannot acknowledge epoch %lld position %lld: the change log is "
                          "only at epoch %lld position %lld (file replaced by an older copy?)",
-                         cdc_sqlite_path(db), (long long)pos->epoch, (long long)pos->seq,
+                         cdc_sqlite_path(db), (long long)pos->epoch, (long long)pos->h,
                          (long long)ctx.state.epoch, (long long)ctx.state.high);
                 err = CDC_CAPTURE_EBEHIND;
             } else {
@@ -257,7 +248,7 @@ cdc_capture_err_t cdc_position_acknowledge(sqlite3 *db, const cdc_position_t *po
     if (err == CDC_CAPTURE_EOK)
         cdc_log_debug("%s: acknowledged epoch %lld position %lld: pruned %lld row(s) in %d "
                       "transaction(s), longest lock hold %.2f ms",
-                      cdc_sqlite_path(db), (long long)pos->epoch, (long long)pos->seq,
+                      cdc_sqlite_path(db), (long long)pos->epoch, (long long)pos->h,
                       (long long)res->pruned, res->transactions, res->max_hold_ms);
     return err;
 }

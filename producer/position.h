@@ -1,10 +1,12 @@
 /*
  * position: where a source file's change log stands (DESIGN.md invariant 3).
  *
- * A position is (epoch, seq), ordered lexicographically. The epoch grows with every
- * capture (re)install and with cdc_position_new_epoch; seq is the change log's sequence,
- * which never goes backwards (the state table keeps a floor above every pruned number).
- * The high-water mark H of a read transaction is max(max(seq) visible, floor).
+ * A position is a cdc_pos_t (epoch, H), ordered lexicographically (cdc_pos_cmp). The
+ * epoch grows with every capture (re)install and with cdc_position_new_epoch; H is a
+ * number of the change log's sequence, which never goes backwards (the state table keeps
+ * a floor above every pruned number): the high-water mark of a read transaction is
+ * max(max(seq) visible, floor), and an acknowledged position is the H of the last batch
+ * Kafka acknowledged.
  *
  * The producer keeps, outside the file, the last position it acknowledged per source.
  * Order matters: acknowledge in the file first (cdc_position_acknowledge), then record
@@ -16,19 +18,12 @@
 #define CDC_POSITION_H
 
 #include "capture.h"
+#include "cdc_pos.h"
 #include "sqlite_util.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct cdc_position_s {
-    int64_t epoch;
-    int64_t seq;
-} cdc_position_t;
-
-/* <0, 0, >0 like strcmp, epoch first. */
-int cdc_position_cmp(const cdc_position_t *a, const cdc_position_t *b);
 
 /* The capture state of a file as one read transaction sees it. */
 typedef struct cdc_position_state_s {
@@ -50,7 +45,7 @@ cdc_capture_err_t cdc_position_read(sqlite3 *db, cdc_position_state_t *out, char
                                     size_t errstr_size);
 
 /* The high-water position (epoch, high) of a state. */
-cdc_position_t cdc_position_of(const cdc_position_state_t *state);
+cdc_pos_t cdc_position_of(const cdc_position_state_t *state);
 
 typedef enum {
     CDC_POSITION_SAME_EPOCH, /* file at or past what the producer acknowledged: resume */
@@ -62,13 +57,13 @@ typedef enum {
  * none yet). BEHIND when the file's epoch is older, or the same epoch with an
  * acknowledged seq below the producer's. */
 cdc_position_verdict_t cdc_position_compare(const cdc_position_state_t *file,
-                                            const cdc_position_t *acked);
+                                            const cdc_pos_t *acked);
 
 /* Writes the operator message for a BEHIND verdict into buf: names the source, the file,
  * both positions, the probable cause and the command that starts a new epoch
  * (config_path NULL: "CONFIG"). */
 void cdc_position_behind_message(const char *source, const char *path, const char *config_path,
-                                 const cdc_position_state_t *file, const cdc_position_t *acked,
+                                 const cdc_position_state_t *file, const cdc_pos_t *acked,
                                  char *buf, size_t size);
 
 typedef struct cdc_position_ack_s {
@@ -81,13 +76,13 @@ typedef struct cdc_position_ack_s {
 
 /*
  * Acknowledges pos: in the first short write transaction records it (acked_epoch,
- * acked_seq, and seq_floor = max(floor, pos.seq), so numbers never repeat) and deletes
- * the oldest log rows with seq <= pos.seq, at most chunk_rows (0: 2000) per transaction;
+ * acked_seq, and seq_floor = max(floor, pos.h), so numbers never repeat) and deletes
+ * the oldest log rows with seq <= pos.h, at most chunk_rows (0: 2000) per transaction;
  * further chunks follow in their own transactions, so no lock is held long. Refuses with
  * CDC_CAPTURE_EBEHIND, changing nothing, a position beyond the file (epoch newer than
  * the file's, or seq above its high-water mark). result may be NULL.
  */
-cdc_capture_err_t cdc_position_acknowledge(sqlite3 *db, const cdc_position_t *pos, int chunk_rows,
+cdc_capture_err_t cdc_position_acknowledge(sqlite3 *db, const cdc_pos_t *pos, int chunk_rows,
                                            int lock_timeout_ms, cdc_position_ack_t *result,
                                            char *errstr, size_t errstr_size);
 

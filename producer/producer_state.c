@@ -4,6 +4,7 @@
 #include "producer_state.h"
 
 #include "cdc_alloc.h"
+#include "cdc_hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,13 +63,8 @@ static int mkdir_p(const char *dir, char *errstr, size_t errstr_size)
 
 static char *hex_of(const unsigned char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     char *s = cdc_malloc(n * 2 + 1);
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = digits[p[i] >> 4];
-        s[2 * i + 1] = digits[p[i] & 15];
-    }
-    s[n * 2] = '\0';
+    cdc_hash_hex(p, n, s);
     return s;
 }
 
@@ -180,7 +176,7 @@ static int parse(cdc_pstate_t *st, json_t *root, char *errstr, size_t errstr_siz
         return -1;
     }
     st->acked.epoch = json_integer_value(json_object_get(acked, "epoch"));
-    st->acked.seq = json_integer_value(json_object_get(acked, "seq"));
+    st->acked.h = json_integer_value(json_object_get(acked, "seq"));
     json_object_foreach(tables, name, t)
     {
         cdc_pstate_table_t *e = cdc_pstate_table(st, name, 1);
@@ -258,8 +254,8 @@ static json_t *to_json(const cdc_pstate_t *st)
                                       e->done, "rows", (json_int_t)e->rows, "last_key", key));
     }
     return json_pack("{s:i,s:s,s:{s:I,s:I},s:o}", "version", PSTATE_VERSION, "source", st->source,
-                     "acked", "epoch", (json_int_t)st->acked.epoch, "seq",
-                     (json_int_t)st->acked.seq, "tables", tables);
+                     "acked", "epoch", (json_int_t)st->acked.epoch, "seq", (json_int_t)st->acked.h,
+                     "tables", tables);
 }
 
 int cdc_pstate_save(const cdc_pstate_t *st, char *errstr, size_t errstr_size)

@@ -32,9 +32,9 @@ typedef struct cdc_pstate_table_s {
 } cdc_pstate_table_t;
 
 typedef struct cdc_pstate_s {
-    char *path;           /* the state file */
-    char *source;         /* source name */
-    cdc_position_t acked; /* last acknowledged position; epoch 0: none yet */
+    char *path;      /* the state file */
+    char *source;    /* source name */
+    cdc_pos_t acked; /* last acknowledged position; epoch 0: none yet */
     size_t n_tables;
     cdc_pstate_table_t *tables;
 } cdc_pstate_t;

@@ -443,7 +443,7 @@ cdc_src_t *cdc_src_open(const cdc_config_t *conf, const cdc_source_t *cs, cdc_pu
         for (size_t i = 0; i < src->n_tables; i++)
             cdc_src_table_restart_snapshot(src, &src->tables[i]);
         src->state->acked.epoch = ps.epoch;
-        src->state->acked.seq = ps.acked_seq;
+        src->state->acked.h = ps.acked_seq;
     }
     /* State entries of tables no longer captured go. */
     for (size_t i = src->state->n_tables; i-- > 0;) {
@@ -505,8 +505,8 @@ cdc_src_err_t cdc_src_flush(cdc_src_t *src, int force, char *errstr, size_t errs
     if (!force && now - src->last_flush_ms < FLUSH_INTERVAL_MS)
         return CDC_SRC_OK;
     src->last_flush_ms = now;
-    if (src->ack_pending > src->state->acked.seq) {
-        cdc_position_t pos = {src->epoch, src->ack_pending};
+    if (src->ack_pending > src->state->acked.h) {
+        cdc_pos_t pos = {src->epoch, src->ack_pending};
         cdc_position_ack_t res = {0};
         /* In the loop an acknowledgement only tries briefly for the write lock and is
          * postponed to the next flush otherwise: an application holding the lock for
@@ -520,10 +520,10 @@ cdc_src_err_t cdc_src_flush(cdc_src_t *src, int force, char *errstr, size_t errs
         if (e == CDC_CAPTURE_EBUSY) {
             cdc_pmetrics_src_error(src->metrics, CDC_PMETRICS_RETRIABLE);
             cdc_log_debug("source %s: acknowledge %lld:%lld postponed: %s", src->cs->name,
-                          (long long)pos.epoch, (long long)pos.seq, msg);
+                          (long long)pos.epoch, (long long)pos.h, msg);
         } else if (e != CDC_CAPTURE_EOK) {
             snprintf(errstr, errstr_size, "source %s: acknowledge %lld:%lld: %s", src->cs->name,
-                     (long long)pos.epoch, (long long)pos.seq, msg);
+                     (long long)pos.epoch, (long long)pos.h, msg);
             return CDC_SRC_EOPER;
         } else {
             cdc_pmetrics_lock_hold(src->metrics, CDC_PMETRICS_ACKNOWLEDGE, res.max_hold_ms);
@@ -531,8 +531,8 @@ cdc_src_err_t cdc_src_flush(cdc_src_t *src, int force, char *errstr, size_t errs
                 src->max_hold_ms = res.max_hold_ms;
                 cdc_log_info("source %s: longest write-lock hold so far %.2f ms (acknowledge "
                              "%lld:%lld, %lld row(s) pruned)",
-                             src->cs->name, res.max_hold_ms, (long long)pos.epoch,
-                             (long long)pos.seq, (long long)res.pruned);
+                             src->cs->name, res.max_hold_ms, (long long)pos.epoch, (long long)pos.h,
+                             (long long)res.pruned);
             }
             src->state->acked = pos;
             src->state_dirty = 1;
@@ -560,16 +560,16 @@ void cdc_src_heartbeat(cdc_src_t *src, int force)
                            "SELECT count(*), CAST(coalesce((julianday('now') - min(ts)) * "
                            "86400000.0, 0) AS INTEGER) FROM \"_cdc_changes\" WHERE seq > ?1",
                            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, src->state->acked.seq);
+        sqlite3_bind_int64(st, 1, src->state->acked.h);
         if (sqlite3_step(st) == SQLITE_ROW) {
             backlog = sqlite3_column_int64(st, 0);
             age = sqlite3_column_int64(st, 1);
         }
     }
     sqlite3_finalize(st);
-    cdc_pmetrics_backlog(src->metrics, backlog, age < 0 ? 0 : age, src->state->acked.seq);
-    ps = cdc_publisher_heartbeat(src->pub, src->cs->name, src->epoch, src->state->acked.seq,
-                                 backlog, age < 0 ? 0 : age);
+    cdc_pmetrics_backlog(src->metrics, backlog, age < 0 ? 0 : age, src->state->acked.h);
+    ps = cdc_publisher_heartbeat(src->pub, src->cs->name, src->epoch, src->state->acked.h, backlog,
+                                 age < 0 ? 0 : age);
     if (ps != CDC_PUB_OK && ps != CDC_PUB_FAILED)
         cdc_log_warn("source %s: heartbeat: %s", src->cs->name, cdc_publisher_error(src->pub));
 }

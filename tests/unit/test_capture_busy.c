@@ -150,7 +150,7 @@ static void test_app_never_busy(void **state)
             read_retries++;
         if (re != CDC_CAPTURE_EOK)
             fail_msg("position read: %s", err);
-        cdc_position_t p = {epoch, s.high};
+        cdc_pos_t p = {epoch, s.high};
         cdc_position_ack_t res;
         if (cdc_position_acknowledge(db, &p, 500, 0, &res, err, sizeof(err)) != CDC_CAPTURE_EOK)
             fail_msg("acknowledge: %s", err);

@@ -23,7 +23,7 @@ static cdc_position_state_t state_of(sqlite3 *db)
 static void ack(sqlite3 *db, int64_t epoch, int64_t seq, int chunk, cdc_position_ack_t *res)
 {
     char err[512];
-    cdc_position_t p = {epoch, seq};
+    cdc_pos_t p = {epoch, seq};
     if (cdc_position_acknowledge(db, &p, chunk, 0, res, err, sizeof(err)) != CDC_CAPTURE_EOK)
         fail_msg("acknowledge failed: %s", err);
 }
@@ -110,11 +110,11 @@ static void test_ack_beyond_file_refused(void **state)
     tdb_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY)");
     int64_t e = tdb_install_all(db, 0);
     tdb_exec(db, "INSERT INTO t VALUES (1), (2)");
-    cdc_position_t too_far = {e, 3};
+    cdc_pos_t too_far = {e, 3};
     assert_int_equal(cdc_position_acknowledge(db, &too_far, 0, 0, NULL, err, sizeof(err)),
                      CDC_CAPTURE_EBEHIND);
     assert_non_null(strstr(err, "position 3"));
-    cdc_position_t newer_epoch = {e + 1, 1};
+    cdc_pos_t newer_epoch = {e + 1, 1};
     assert_int_equal(cdc_position_acknowledge(db, &newer_epoch, 0, 0, NULL, err, sizeof(err)),
                      CDC_CAPTURE_EBEHIND);
     cdc_position_state_t s = state_of(db);
@@ -123,7 +123,7 @@ static void test_ack_beyond_file_refused(void **state)
     assert_int_equal(tdb_int(db, "SELECT count(*) FROM _cdc_changes"), 2);
     /* Acknowledging inside an open transaction is a misuse, reported, nothing done. */
     tdb_exec(db, "BEGIN");
-    cdc_position_t ok = {e, 1};
+    cdc_pos_t ok = {e, 1};
     assert_int_not_equal(cdc_position_acknowledge(db, &ok, 0, 0, NULL, err, sizeof(err)),
                          CDC_CAPTURE_EOK);
     tdb_exec(db, "ROLLBACK");
@@ -152,7 +152,7 @@ static void test_restored_copy_detected(void **state)
      * application writes even more into it than the original ever had. */
     tdb_exec(db, "INSERT INTO t VALUES (4), (5), (6), (7), (8)");
     ack(db, e, 8, 0, NULL);
-    cdc_position_t producer = {e, 8};
+    cdc_pos_t producer = {e, 8};
     cdc_position_state_t orig = state_of(db);
     assert_int_equal(cdc_position_compare(&orig, &producer), CDC_POSITION_SAME_EPOCH);
     tdb_exec(bk, "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 120)"
@@ -183,13 +183,13 @@ static void test_restored_copy_detected(void **state)
     assert_int_equal(after.high, restored.high); /* nothing else changed */
     assert_int_equal(cdc_position_compare(&after, &producer), CDC_POSITION_NEW_EPOCH);
     /* An older epoch in the file is behind too, with its own wording. */
-    cdc_position_t later = {e + 5, 1};
+    cdc_pos_t later = {e + 5, 1};
     assert_int_equal(cdc_position_compare(&after, &later), CDC_POSITION_BEHIND);
     cdc_position_behind_message("epic7", backup_path, NULL, &after, &later, msg, sizeof(msg));
     assert_non_null(strstr(msg, "at epoch 2 (position 24)"));
     assert_non_null(strstr(msg, "`cdc-producer -c CONFIG --new-epoch epic7`"));
     /* No record yet (epoch 0): a new epoch for the producer. */
-    cdc_position_t none = {0, 0};
+    cdc_pos_t none = {0, 0};
     assert_int_equal(cdc_position_compare(&after, &none), CDC_POSITION_NEW_EPOCH);
     sqlite3_close(bk);
     unlink(backup_path);
@@ -216,11 +216,11 @@ static void test_epoch_rules(void **state)
     assert_int_equal(tdb_install_all(db, 0), 9); /* a table newly captured: new epoch */
     cdc_position_state_t s;
     assert_int_equal(cdc_position_read(db, &s, err, sizeof(err)), CDC_CAPTURE_EOK);
-    cdc_position_t p = cdc_position_of(&s);
-    cdc_position_t q = {8, 100};
-    assert_true(cdc_position_cmp(&p, &q) > 0);
-    assert_true(cdc_position_cmp(&q, &p) < 0);
-    assert_int_equal(cdc_position_cmp(&p, &p), 0);
+    cdc_pos_t p = cdc_position_of(&s);
+    cdc_pos_t q = {8, 100};
+    assert_true(cdc_pos_cmp(p, q) > 0);
+    assert_true(cdc_pos_cmp(q, p) < 0);
+    assert_int_equal(cdc_pos_cmp(p, p), 0);
     assert_int_equal(cdc_capture_uninstall(db, 0, NULL, err, sizeof(err)), CDC_CAPTURE_EOK);
     assert_int_equal(cdc_position_read(db, &s, err, sizeof(err)), CDC_CAPTURE_ENOCAPTURE);
     assert_int_equal(cdc_position_new_epoch(db, 0, 0, &ne, NULL, err, sizeof(err)),

@@ -16,7 +16,7 @@
 static void ack(sqlite3 *db, int64_t epoch, int64_t seq)
 {
     char err[512];
-    cdc_position_t p = {epoch, seq};
+    cdc_pos_t p = {epoch, seq};
     if (cdc_position_acknowledge(db, &p, 2, 0, NULL, err, sizeof(err)) != CDC_CAPTURE_EOK)
         fail_msg("acknowledge failed: %s", err);
 }

@@ -236,7 +236,7 @@ static void test_limits_stale_abort(void **state)
     assert_int_equal(b.last_seq, 30);
 
     /* Pruned up to 30: H stays, later numbers continue above it. */
-    cdc_position_t ack = {b.epoch, 30};
+    cdc_pos_t ack = {b.epoch, 30};
     assert_int_equal(cdc_position_acknowledge(db, &ack, 0, 1000, NULL, err, sizeof(err)),
                      CDC_CAPTURE_EOK);
     b = step(&f, 10, "");

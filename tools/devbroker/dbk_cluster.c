@@ -3,6 +3,7 @@
 #include "cdc_alloc.h"
 #include "cdc_cli.h"
 #include "cdc_log.h"
+#include "cdc_time.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -188,20 +189,12 @@ static const struct rd_kafka_metadata *fetch_metadata(cdc_dbk_cluster_t *cl, int
     return md;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until a client sees every topic with its partition count: the proof that the
  * cluster serves what the bootstrap file will promise. */
 static int wait_visible(cdc_dbk_cluster_t *cl, const cdc_dbk_topics_t *topics, int timeout_ms,
                         char *errstr, size_t errstr_size)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cdc_time_now_ms() + timeout_ms;
     char missing[512] = "no broker answered a metadata request";
 
     for (;;) {
@@ -225,9 +218,9 @@ static int wait_visible(cdc_dbk_cluster_t *cl, const cdc_dbk_topics_t *topics, i
             if (ok == topics->count)
                 return 0;
         }
-        if (now_ms() >= deadline)
+        if (cdc_time_now_ms() >= deadline)
             break;
-        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+        cdc_time_sleep_ms(100);
     }
     snprintf(errstr, errstr_size, "mock cluster not ready after %d ms: %s", timeout_ms, missing);
     return -1;

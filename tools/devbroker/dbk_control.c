@@ -2,6 +2,7 @@
 
 #include "cdc_alloc.h"
 #include "cdc_log.h"
+#include "cdc_time.h"
 #include "dbk_command.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_CLIENTS  (CDC_DBK_CONTROL_MAX_FDS - 1)
@@ -232,21 +232,13 @@ void cdc_dbk_control_close(cdc_dbk_control_t *ctl)
     free(ctl);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cdc_dbk_control_send(const char *path, const char *cmd, int timeout_ms, char **reply,
                          char *errstr, size_t errstr_size)
 {
     struct sockaddr_un sun;
     char buf[4096];
     size_t len = 0;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cdc_time_now_ms() + timeout_ms;
     char *msg = NULL;
     int fd = -1;
     int rc = -1;
@@ -268,7 +260,7 @@ int cdc_dbk_control_send(const char *path, const char *cmd, int timeout_ms, char
     }
     while (memchr(buf, '\n', len) == NULL) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        long long left = deadline - now_ms();
+        long long left = deadline - cdc_time_now_ms();
         ssize_t n;
         if (len == sizeof(buf) - 1 || left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
             snprintf(errstr, errstr_size, "control socket '%s': no reply within %d ms", path,

@@ -43,12 +43,13 @@ typedef struct options_s {
     const char *bootstrap_file;
     const char *control;
     const char *send;
-    char **topic_args;
+    const char **topic_args; /* borrowed from argv */
     size_t n_topic_args;
 } options_t;
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog;
     fprintf(
         out,
         "Usage: cdc-devbroker [options]\n"
@@ -108,10 +109,51 @@ static void usage(FILE *out)
         CDC_DBK_MAX_BROKERS);
 }
 
+enum { OPT_SEND = CDC_CLI_OPT_FIRST_OWN };
+
+/* The devbroker's own options (cdc_cli_parse handles -c, --log-level, --help, mistakes). */
+static int own_option(void *ctx, int c, const char *arg)
+{
+    options_t *o = ctx;
+
+    switch (c) {
+    case 'b':
+        if (cdc_cli_parse_long(arg, 1, CDC_DBK_MAX_BROKERS, &o->brokers) != 0)
+            return cdc_cli_usage_error(
+                "cdc-devbroker", "--brokers '%s': expected a number of brokers in 1..32", arg);
+        return 0;
+    case 'p':
+        if (cdc_cli_parse_long(arg, 1, CDC_DBK_MAX_PARTITIONS, &o->partitions) != 0)
+            return cdc_cli_usage_error("cdc-devbroker",
+                                       "--partitions '%s': expected a number in 1..1000", arg);
+        return 0;
+    case 't':
+        o->topic_args = cdc_realloc(o->topic_args, (o->n_topic_args + 1) * sizeof(*o->topic_args));
+        o->topic_args[o->n_topic_args++] = arg;
+        return 0;
+    case 'P':
+        if (cdc_cli_parse_long(arg, 0, 65535, &o->port) != 0)
+            return cdc_cli_usage_error("cdc-devbroker",
+                                       "--port '%s': expected a TCP port in 0..65535", arg);
+        return 0;
+    case 'f':
+        o->bootstrap_file = arg;
+        return 0;
+    case 's':
+        o->control = arg;
+        return 0;
+    case OPT_SEND:
+        o->send = arg;
+        return 0;
+    default: /* every value of longopts is handled above or by cdc_cli_parse */
+        return cdc_cli_usage_error("cdc-devbroker", "unhandled option %d", c);
+    }
+}
+
 /* Returns -1 to continue, or the exit code. */
 static int parse_options(int argc, char **argv, options_t *o)
 {
-    enum { OPT_SEND = 256, OPT_LOG_LEVEL };
+    /* Not CDC_CLI_COMMON_LONGOPTS: the devbroker has no --log-format. */
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"brokers", required_argument, NULL, 'b'},
@@ -121,65 +163,20 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"bootstrap-file", required_argument, NULL, 'f'},
         {"control", required_argument, NULL, 's'},
         {"send", required_argument, NULL, OPT_SEND},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"log-level", required_argument, NULL, CDC_CLI_OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cdc_log_level_t level;
-    int c;
+    const cdc_cli_spec_t spec = {.prog = "cdc-devbroker",
+                                 .shortopts = ":c:b:p:t:P:f:s:h",
+                                 .longopts = longopts,
+                                 .usage = usage,
+                                 .own = own_option,
+                                 .ctx = o};
+    int rc = cdc_cli_parse(&spec, argc, argv, &o->config);
 
-    while ((c = getopt_long(argc, argv, "c:b:p:t:P:f:s:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case 'b':
-            if (cdc_cli_parse_long(optarg, 1, CDC_DBK_MAX_BROKERS, &o->brokers) != 0)
-                return cdc_cli_usage_error("cdc-devbroker",
-                                           "--brokers '%s': expected a number of brokers in 1..32",
-                                           optarg);
-            break;
-        case 'p':
-            if (cdc_cli_parse_long(optarg, 1, CDC_DBK_MAX_PARTITIONS, &o->partitions) != 0)
-                return cdc_cli_usage_error(
-                    "cdc-devbroker", "--partitions '%s': expected a number in 1..1000", optarg);
-            break;
-        case 't':
-            o->topic_args =
-                cdc_realloc(o->topic_args, (o->n_topic_args + 1) * sizeof(*o->topic_args));
-            o->topic_args[o->n_topic_args++] = optarg;
-            break;
-        case 'P':
-            if (cdc_cli_parse_long(optarg, 0, 65535, &o->port) != 0)
-                return cdc_cli_usage_error("cdc-devbroker",
-                                           "--port '%s': expected a TCP port in 0..65535", optarg);
-            break;
-        case 'f':
-            o->bootstrap_file = optarg;
-            break;
-        case 's':
-            o->control = optarg;
-            break;
-        case OPT_SEND:
-            o->send = optarg;
-            break;
-        case OPT_LOG_LEVEL:
-            if (cdc_log_level_parse(optarg, &level) != 0)
-                return cdc_cli_usage_error("cdc-devbroker",
-                                           "--log-level '%s': expected error, warn, info or debug",
-                                           optarg);
-            cdc_log_set_level(level);
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            fprintf(stderr, "Try 'cdc-devbroker --help'.\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cdc_cli_usage_error("cdc-devbroker", "unexpected argument '%s'", argv[optind]);
+    if (rc != CDC_CLI_RUN)
+        return rc;
     if (o->send != NULL && o->control == NULL)
         return cdc_cli_usage_error("cdc-devbroker", "%s",
                                    "--send needs --control PATH (the devbroker's socket)");
@@ -233,25 +230,13 @@ out:
     return rc;
 }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 /* SIGINT/SIGTERM stay blocked everywhere except inside the main loop's ppoll, so every
  * thread librdkafka starts inherits the block and the signal always wakes the main loop. */
 static void install_signals(sigset_t *old_mask)
 {
-    struct sigaction sa;
     sigset_t block;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cdc_cli_stop_on_signals(&stop_requested);
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);

@@ -33,12 +33,6 @@
 
 static volatile sig_atomic_t stop_requested = 0;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 typedef struct options_s {
     const char *dir;
     const char *config;
@@ -54,7 +48,7 @@ typedef struct options_s {
 } options_t;
 
 enum {
-    OPT_DIR = 256,
+    OPT_DIR = CDC_CLI_OPT_FIRST_OWN,
     OPT_RATE,
     OPT_SECONDS,
     OPT_OPS,
@@ -64,7 +58,6 @@ enum {
     OPT_MIX,
     OPT_BUSY,
     OPT_REPORT,
-    OPT_LOG_LEVEL,
 };
 
 /* One table drives getopt_long and --help, so the two cannot disagree. */
@@ -93,13 +86,14 @@ static const struct optdoc_s {
      "                         (default 30,50,12,8)"},
     {"busy-timeout", 1, OPT_BUSY, "MS", "sqlite3_busy_timeout of every connection (default 1000)"},
     {"report", 1, OPT_REPORT, "FILE", "also write the summary as a JSON object to FILE"},
-    {"log-level", 1, OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug"},
+    {"log-level", 1, CDC_CLI_OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug"},
     {"help", 0, 'h', NULL, "this text"},
 };
 #define N_OPTS (sizeof(optdocs) / sizeof(optdocs[0]))
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
+    (void)prog;
     fprintf(out,
             "Usage: cdc-workload --dir DIR [--rate N] [--seconds S | --ops N] [options]\n"
             "       cdc-workload -c CONFIG ...\n"
@@ -156,88 +150,83 @@ static int parse_mix(const char *s, unsigned mix[4])
     return total > 0 ? 0 : -1;
 }
 
+/* The workload's own options (cdc_cli_parse handles -c, --log-level, --help, mistakes). */
+static int own_option(void *ctx, int c, const char *arg)
+{
+    options_t *o = ctx;
+    double d;
+
+    switch (c) {
+    case OPT_DIR:
+        o->dir = arg;
+        return 0;
+    case OPT_RATE:
+        if (cdc_cli_parse_double(arg, 0, &o->rate) != 0)
+            return cdc_cli_usage_error("cdc-workload", "--rate '%s': expected a number >= 0", arg);
+        return 0;
+    case OPT_SECONDS:
+        if (cdc_cli_parse_double(arg, 0, &d) != 0 || d <= 0)
+            return cdc_cli_usage_error("cdc-workload", "--seconds '%s': expected a number > 0",
+                                       arg);
+        o->seconds = d;
+        return 0;
+    case OPT_OPS:
+        if (cdc_cli_parse_ull(arg, 1, (unsigned long long)INT64_MAX, &o->ops) != 0)
+            return cdc_cli_usage_error("cdc-workload", "--ops '%s': expected a positive integer",
+                                       arg);
+        return 0;
+    case OPT_SEED:
+        if (cdc_cli_parse_ull(arg, 0, (unsigned long long)INT64_MAX, &o->seed) != 0)
+            return cdc_cli_usage_error("cdc-workload",
+                                       "--seed '%s': expected an integer in 0..2^63-1", arg);
+        return 0;
+    case OPT_FILES:
+        o->files = arg;
+        return 0;
+    case OPT_TABLES:
+        o->tables = arg;
+        return 0;
+    case OPT_MIX:
+        if (parse_mix(arg, o->mix) != 0)
+            return cdc_cli_usage_error("cdc-workload",
+                                       "--mix '%s': expected four non-negative weights I,U,D,K "
+                                       "(insert, update, delete, key change), not all 0",
+                                       arg);
+        return 0;
+    case OPT_BUSY: {
+        unsigned long long ms;
+        if (cdc_cli_parse_ull(arg, 0, 3600000, &ms) != 0)
+            return cdc_cli_usage_error(
+                "cdc-workload", "--busy-timeout '%s': expected milliseconds 0..3600000", arg);
+        o->busy_timeout_ms = (long)ms;
+        return 0;
+    }
+    case OPT_REPORT:
+        o->report = arg;
+        return 0;
+    default: /* every value of optdocs is handled above or by cdc_cli_parse */
+        return cdc_cli_usage_error("cdc-workload", "unhandled option %d", c);
+    }
+}
+
 /* Returns -1 to continue, or the exit code. */
 static int parse_options(int argc, char **argv, options_t *o)
 {
     struct option longopts[N_OPTS + 1];
-    cdc_log_level_t level;
-    double d;
-    int c;
+    const cdc_cli_spec_t spec = {.prog = "cdc-workload",
+                                 .shortopts = ":c:h",
+                                 .longopts = longopts,
+                                 .usage = usage,
+                                 .own = own_option,
+                                 .ctx = o};
+    int rc;
+
     for (size_t i = 0; i < N_OPTS; i++)
         longopts[i] = (struct option){optdocs[i].name, optdocs[i].has_arg, NULL, optdocs[i].val};
     memset(&longopts[N_OPTS], 0, sizeof(longopts[N_OPTS]));
-
-    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DIR:
-            o->dir = optarg;
-            break;
-        case 'c':
-            o->config = optarg;
-            break;
-        case OPT_RATE:
-            if (cdc_cli_parse_double(optarg, 0, &o->rate) != 0)
-                return cdc_cli_usage_error("cdc-workload", "--rate '%s': expected a number >= 0",
-                                           optarg);
-            break;
-        case OPT_SECONDS:
-            if (cdc_cli_parse_double(optarg, 0, &d) != 0 || d <= 0)
-                return cdc_cli_usage_error("cdc-workload", "--seconds '%s': expected a number > 0",
-                                           optarg);
-            o->seconds = d;
-            break;
-        case OPT_OPS:
-            if (cdc_cli_parse_ull(optarg, 1, (unsigned long long)INT64_MAX, &o->ops) != 0)
-                return cdc_cli_usage_error("cdc-workload",
-                                           "--ops '%s': expected a positive integer", optarg);
-            break;
-        case OPT_SEED:
-            if (cdc_cli_parse_ull(optarg, 0, (unsigned long long)INT64_MAX, &o->seed) != 0)
-                return cdc_cli_usage_error("cdc-workload",
-                                           "--seed '%s': expected an integer in 0..2^63-1", optarg);
-            break;
-        case OPT_FILES:
-            o->files = optarg;
-            break;
-        case OPT_TABLES:
-            o->tables = optarg;
-            break;
-        case OPT_MIX:
-            if (parse_mix(optarg, o->mix) != 0)
-                return cdc_cli_usage_error("cdc-workload",
-                                           "--mix '%s': expected four non-negative weights I,U,D,K "
-                                           "(insert, update, delete, key change), not all 0",
-                                           optarg);
-            break;
-        case OPT_BUSY: {
-            unsigned long long ms;
-            if (cdc_cli_parse_ull(optarg, 0, 3600000, &ms) != 0)
-                return cdc_cli_usage_error("cdc-workload",
-                                           "--busy-timeout '%s': expected milliseconds 0..3600000",
-                                           optarg);
-            o->busy_timeout_ms = (long)ms;
-            break;
-        }
-        case OPT_REPORT:
-            o->report = optarg;
-            break;
-        case OPT_LOG_LEVEL:
-            if (cdc_log_level_parse(optarg, &level) != 0)
-                return cdc_cli_usage_error("cdc-workload",
-                                           "--log-level '%s': expected error, warn, info or debug",
-                                           optarg);
-            cdc_log_set_level(level);
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            fprintf(stderr, "Try 'cdc-workload --help'.\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cdc_cli_usage_error("cdc-workload", "unexpected argument '%s'", argv[optind]);
+    rc = cdc_cli_parse(&spec, argc, argv, &o->config);
+    if (rc != CDC_CLI_RUN)
+        return rc;
     if (!o->dir == !o->config)
         return cdc_cli_usage_error("cdc-workload", "%s",
                                    "give exactly one of --dir DIR and -c/--config FILE");
@@ -419,11 +408,8 @@ int main(int argc, char **argv)
     memcpy(runner.mix, o.mix, sizeof(runner.mix));
     runner.stats = &stats;
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal; /* no SA_RESTART: the pacing sleep returns at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* No SA_RESTART there: the pacing sleep returns at once. */
+    cdc_cli_stop_on_signals(&stop_requested);
 
     cdc_log_info("starting: files=%zu tables=%zu rate=%g seconds=%g ops=%llu seed=%llu "
                  "mix=%u,%u,%u,%u busy_timeout_ms=%ld",
