@@ -17,15 +17,17 @@
 
 #define BIGINT_MIN "'-9223372036854775808'::bigint"
 
-void cdc_sink_apply_outbox(cdc_sink_apply_ctx_t *c, const char *source, const char *table,
-                           const unsigned char *key, size_t key_len, const cdc_pos_t *pos, char op,
-                           const unsigned char *src_hash, size_t src_hash_len,
-                           const unsigned char *stored_hash, size_t stored_hash_len,
-                           const char *status)
+/* One outbox row standing for results results (1 unless counted). */
+static void outbox_row(cdc_sink_apply_ctx_t *c, const char *source, const char *table,
+                       const unsigned char *key, size_t key_len, const cdc_pos_t *pos, char op,
+                       const unsigned char *src_hash, size_t src_hash_len,
+                       const unsigned char *stored_hash, size_t stored_hash_len, const char *status,
+                       long results)
 {
     cdc_buf_t *o = &c->outbox;
 
-    /* domain, source, source_table, key, epoch, pos, op, source_hash, stored_hash, status */
+    /* domain, source, source_table, key, epoch, pos, op, source_hash, stored_hash, status,
+     * results */
     cdc_sink_copy_put_escaped(o, c->db->domain, strlen(c->db->domain));
     cdc_buf_put_byte(o, '\t');
     if (source != NULL)
@@ -60,7 +62,68 @@ void cdc_sink_apply_outbox(cdc_sink_apply_ctx_t *c, const char *source, const ch
         cdc_sink_copy_put_bytea(o, stored_hash, stored_hash_len);
     else
         cdc_buf_put_str(o, "\\N");
-    cdc_buf_printf(o, "\t%s\n", status);
+    cdc_buf_printf(o, "\t%s\t%ld\n", status, results);
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Matches and superseded versions only count (docs/parity.md): one outbox row per
+ * (source, table, status) of the batch instead of one per result keeps the outbox off
+ * the hot path. Mismatches and dead letters keep a row each, with key and hashes.
+ */
+void cdc_sink_apply_outbox(cdc_sink_apply_ctx_t *c, const char *source, const char *table,
+                           const unsigned char *key, size_t key_len, const cdc_pos_t *pos, char op,
+                           const unsigned char *src_hash, size_t src_hash_len,
+                           const unsigned char *stored_hash, size_t stored_hash_len,
+                           const char *status)
+{
+    int sup = strcmp(status, CDC_SINK_SUPERSEDED) == 0;
+    cdc_sink_outbox_agg_t *a = NULL;
+
+    if (!sup && strcmp(status, CDC_SINK_MATCH) != 0) {
+        outbox_row(c, source, table, key, key_len, pos, op, src_hash, src_hash_len, stored_hash,
+                   stored_hash_len, status, 1);
+        return;
+    }
+    for (size_t i = c->naggs; i-- > 0;) {
+        cdc_sink_outbox_agg_t *x = &c->aggs[i];
+        if (x->superseded == sup && str_eq(x->table, table) && str_eq(x->source, source)) {
+            a = x;
+            break;
+        }
+    }
+    if (a == NULL) {
+        if (c->naggs == c->aggs_cap) {
+            c->aggs_cap = c->aggs_cap ? c->aggs_cap * 2 : 8;
+            c->aggs = cdc_realloc(c->aggs, c->aggs_cap * sizeof(*c->aggs));
+        }
+        a = &c->aggs[c->naggs++];
+        memset(a, 0, sizeof(*a));
+        a->source = source;
+        a->table = table;
+        a->superseded = sup;
+    }
+    a->count++;
+    if (pos != NULL && (!a->has_pos || pos->epoch > a->last.epoch ||
+                        (pos->epoch == a->last.epoch && pos->h > a->last.h))) {
+        a->has_pos = 1;
+        a->last = *pos;
+    }
+}
+
+/* The counted results as outbox rows. */
+static void outbox_put_aggs(cdc_sink_apply_ctx_t *c)
+{
+    for (size_t i = 0; i < c->naggs; i++) {
+        const cdc_sink_outbox_agg_t *a = &c->aggs[i];
+        outbox_row(c, a->source, a->table, NULL, 0, a->has_pos ? &a->last : NULL, 0, NULL, 0, NULL,
+                   0, a->superseded ? CDC_SINK_SUPERSEDED : CDC_SINK_MATCH, a->count);
+    }
+    c->naggs = 0;
 }
 
 static char *hex_param(const unsigned char *p, size_t len)
@@ -463,11 +526,13 @@ cdc_sink_status_t cdc_sink_apply(cdc_sink_db_t *db, const cdc_sink_batch_t *b, c
     }
     if (st == CDC_SINK_OK)
         st = apply_heartbeats(&c, b);
+    if (st == CDC_SINK_OK)
+        outbox_put_aggs(&c);
     if (st == CDC_SINK_OK && c.outbox.len > 0)
         st = cdc_sink_db_status_of(cdc_sink_pg_copy(
             db->conn,
             "COPY _cdc_parity_outbox (domain, source, source_table, key, epoch, pos, op,"
-            " source_hash, stored_hash, status) FROM STDIN",
+            " source_hash, stored_hash, status, results) FROM STDIN",
             c.outbox.data, c.outbox.len, errstr, errstr_size));
     if (st == CDC_SINK_OK)
         st = cdc_sink_db_status_of(
@@ -484,6 +549,7 @@ out:
         }
     }
     cdc_buf_free(&c.outbox);
+    free(c.aggs);
     cdc_buf_free(&c.scratch);
     cdc_buf_free(&c.scratch2);
     return st;

@@ -111,6 +111,10 @@ cdc_sink_batch_t *cdc_sink_batch_new(void);
 /* Empties the batch (keeps its memory for reuse). */
 void cdc_sink_batch_reset(cdc_sink_batch_t *b);
 
+/* Empties the batch and frees its entry array too (~160 bytes per entry it held): for
+ * a worker with many partitions, whose arrays would otherwise all stay at their largest. */
+void cdc_sink_batch_release(cdc_sink_batch_t *b);
+
 /* Frees the batch; NULL is a no-op. */
 void cdc_sink_batch_destroy(cdc_sink_batch_t *b);
 

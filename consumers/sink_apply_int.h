@@ -22,6 +22,16 @@
 #define CDC_SINK_SUPERSEDED  "superseded"
 #define CDC_SINK_DEAD_LETTER "dead_letter"
 
+/* Matches (or superseded versions) of one (source, table) in the batch: counted, written
+ * as one outbox row (docs/parity.md "Outbox layout"). Strings borrowed from the batch. */
+typedef struct cdc_sink_outbox_agg_s {
+    const char *source, *table;
+    int superseded; /* 0: matches */
+    long count;
+    int has_pos;
+    cdc_pos_t last; /* newest position among them */
+} cdc_sink_outbox_agg_t;
+
 typedef struct cdc_sink_apply_ctx_s {
     cdc_sink_db_t *db;
     const char *topic;
@@ -29,14 +39,18 @@ typedef struct cdc_sink_apply_ctx_s {
     cdc_sink_dead_letter_cb dl_cb;
     void *dl_opaque;
     cdc_sink_stats_t *stats;
-    cdc_buf_t outbox;  /* COPY text of _cdc_parity_outbox rows */
+    cdc_buf_t outbox;            /* COPY text of _cdc_parity_outbox rows */
+    cdc_sink_outbox_agg_t *aggs; /* counted results, written at the end of the batch */
+    size_t naggs, aggs_cap;
     cdc_buf_t scratch; /* work buffers */
     cdc_buf_t scratch2;
     char *errstr;
     size_t errstr_size;
 } cdc_sink_apply_ctx_t;
 
-/* Appends one outbox row. key/src_hash/stored_hash may be NULL; pos NULL when unknown. */
+/* Records one parity result: a match or superseded version is counted into its (source,
+ * table, status) outbox row, a mismatch or dead letter appends a row of its own (the key
+ * and hashes a person needs). key/src_hash/stored_hash may be NULL; pos NULL: unknown. */
 void cdc_sink_apply_outbox(cdc_sink_apply_ctx_t *c, const char *source, const char *table,
                            const unsigned char *key, size_t key_len, const cdc_pos_t *pos, char op,
                            const unsigned char *src_hash, size_t src_hash_len,

@@ -127,6 +127,14 @@ void cdc_sink_batch_reset(cdc_sink_batch_t *b)
     b->bytes = 0;
 }
 
+void cdc_sink_batch_release(cdc_sink_batch_t *b)
+{
+    cdc_sink_batch_reset(b);
+    free(b->entries);
+    b->entries = NULL;
+    b->cap = 0;
+}
+
 void cdc_sink_batch_destroy(cdc_sink_batch_t *b)
 {
     if (b == NULL)

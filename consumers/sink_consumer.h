@@ -29,7 +29,7 @@
  * in --once mode when it reaches the end offset. So a stream is applied as it arrives
  * (small batches when it is slow, full ones when it is fast) and --batch-ms is only the
  * longest wait (--batch-min-ms holds batches at least that long, for tests that need
- * open batches). The open batches of a worker share a byte budget (--batch-bytes, 16 MiB
+ * open batches). The open batches of a worker share a byte budget (--batch-bytes, 12 MiB
  * by default: decoded entries plus the kept messages): over it, the largest is applied.
  * A batch's first offset is the partition's next expected offset; a message
  * with another offset (prefetched before a seek, after a rebalance) is dropped and the
@@ -60,7 +60,7 @@ typedef struct cdc_sink_run_opts_s {
     int assign_timeout_ms;             /* --once: wait for the first assignment (30000) */
     const volatile sig_atomic_t *stop; /* raised by SIGINT/SIGTERM; may be NULL */
     cdc_metrics_t *metrics;            /* --metrics-port registry (borrowed), or NULL */
-    long batch_bytes; /* budget of all open batches of the worker; 0: 16 MiB (--batch-bytes) */
+    long batch_bytes; /* budget of all open batches of the worker; 0: 12 MiB (--batch-bytes) */
     int batch_min_ms; /* no early apply (caught up, idle) before a batch is this old */
 } cdc_sink_run_opts_t;
 

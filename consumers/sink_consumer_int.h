@@ -1,7 +1,8 @@
 /*
- * sink_consumer_int: state shared by the two files of the sink's Kafka side
- * (sink_consumer.c: membership, rebalance, apply, the loop; sink_consumer_msg.c: one
- * message -> offset check, decode, dead letter, batch entry). Private to consumers/.
+ * sink_consumer_int: state shared by the files of the sink's Kafka side (sink_consumer.c:
+ * membership, rebalance, apply, the loop; sink_consumer_msg.c: one message -> offset
+ * check, decode, dead letter, batch entry; sink_consumer_setup.c: the worker's start).
+ * Private to consumers/.
  */
 #ifndef CDC_SINK_CONSUMER_INT_H
 #define CDC_SINK_CONSUMER_INT_H
@@ -101,6 +102,14 @@ void cdc_sink_worker_seek(worker_t *w, int32_t partition, int64_t offset);
 /* Invariant 6's gap check of p's next offset against the partition's watermarks; sets
  * p->end (--once). Returns 0, or -1 after cdc_sink_worker_fail(). */
 int cdc_sink_worker_check_watermarks(worker_t *w, int32_t partition, part_t *p);
+
+/* The consumer's rebalance callback (opaque: the worker): assignments and revocations. */
+void cdc_sink_worker_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* Opens what the worker needs and subscribes (sink_consumer_setup.c). Returns 0, or -1
+ * with the reason in errstr; what was opened is released by the worker's teardown. */
+int cdc_sink_worker_setup(worker_t *w, char *errstr, size_t errstr_size);
 
 /* Takes message m (ownership passes: kept with the open batch, or destroyed): consumer
  * errors, offset checks, decode, dead letters, the batch entry. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static void usage(FILE *out)
           "                         1..600000 (default 200); a batch is applied earlier when\n"
           "                         its partition is caught up or nothing else was fetched\n"
           "      --batch-bytes N    memory budget of all open batches of this worker, bytes,\n"
-          "                         1048576..4294967296 (default 16777216 = 16 MiB): over it,\n"
+          "                         1048576..4294967296 (default 12582912 = 12 MiB): over it,\n"
           "                         the largest open batch is applied\n"
           "      --batch-min-ms MS  no batch is applied early (caught up, idle) before it is\n"
           "                         MS ms old, 0..600000 (default 0; tests that need open\n"
@@ -118,6 +119,12 @@ int main(int argc, char **argv)
     int no_auto_evolve = 0;
 
     cdc_log_set_component("sink");
+    /* glibc gives each thread that allocates (librdkafka's broker threads too) an arena of
+     * its own, up to 8 per core, and memory freed in one is not reused by the others: two
+     * arenas keep the peak RSS near what the worker holds (docs/bench.md "Sink hot path").
+     * MALLOC_ARENA_MAX in the environment still decides when set. */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 2);
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
         if ((r = cdc_cli_common_option(PROG, c, optarg, &config_path)) == 1)

@@ -20,7 +20,7 @@
 #include "parity_record.h"
 #include "sink_copy.h"
 
-#define OUTBOX_CHUNK_ROWS   1000 /* results per cdc.Parity record: bounds its size */
+#define OUTBOX_CHUNK_ROWS   1000 /* outbox rows per cdc.Parity record: bounds its size */
 #define OUTBOX_RETRY_MIN_MS 1000
 
 int64_t cdc_sink_outbox_mono_ms(void)
@@ -195,6 +195,7 @@ out:
 /* The record being built: one (tx, source, table) chunk. Entry bytes are owned here. */
 typedef struct chunk_s {
     cdc_parity_rec_t rec;
+    long nrows; /* outbox rows in it (one may stand for many counted results) */
     size_t cap;
     void **owned; /* PQunescapeBytea results and key JSON strings */
     size_t nowned, owned_cap;
@@ -214,6 +215,7 @@ static void chunk_reset(chunk_t *c)
     for (size_t i = 0; i < c->nowned; i++)
         free(c->owned[i]); /* PQfreemem is free() on every platform we build for */
     c->nowned = 0;
+    c->nrows = 0;
     c->rec.nentries = 0;
     c->rec.rows = c->rec.matches = c->rec.superseded = c->rec.mismatches = 0;
     c->rec.dead_letters = 0;
@@ -233,14 +235,28 @@ static const unsigned char *bytea_of(chunk_t *c, const PGresult *res, int row, i
 }
 
 /* Columns of the publication's SELECT. */
-enum { C_ID, C_TX, C_SOURCE, C_TABLE, C_EPOCH, C_POS, C_OP, C_STATUS, C_KEY, C_SRC_H, C_STO_H };
+enum {
+    C_ID,
+    C_TX,
+    C_SOURCE,
+    C_TABLE,
+    C_EPOCH,
+    C_POS,
+    C_OP,
+    C_STATUS,
+    C_KEY,
+    C_SRC_H,
+    C_STO_H,
+    C_RESULTS
+};
 
 #define SELECT_COLUMNS                                                                             \
     "SELECT o.id, o.batch_tx AS tx, coalesce(o.source, ''),"                                       \
     " coalesce(o.source_table, ''), o.epoch, o.pos, o.op, o.status,"                               \
     " CASE WHEN o.status IN ('mismatch', 'dead_letter') THEN o.key END,"                           \
     " CASE WHEN o.status IN ('mismatch', 'dead_letter') THEN o.source_hash END,"                   \
-    " CASE WHEN o.status IN ('mismatch', 'dead_letter') THEN o.stored_hash END"                    \
+    " CASE WHEN o.status IN ('mismatch', 'dead_letter') THEN o.stored_hash END,"                   \
+    " o.results"                                                                                   \
     " FROM _cdc_parity_outbox o WHERE o.domain = $1 AND NOT o.sent"
 
 /* Rows of up to $2 batch transactions at least $3 seconds old (the sweep). */
@@ -259,18 +275,22 @@ const char *cdc_sink_outbox_select_sql(int with_txs)
     return with_txs ? select_txs_sql : select_sweep_sql;
 }
 
-/* Adds row r of res to the chunk. */
-static void chunk_add(chunk_t *c, const cdc_sink_db_t *db, const PGresult *res, int r)
+/* Adds row r of res to the chunk; returns the results it stands for. */
+static int64_t chunk_add(chunk_t *c, const cdc_sink_db_t *db, const PGresult *res, int r)
 {
     const char *status = PQgetvalue(res, r, C_STATUS);
     int has_pos = !PQgetisnull(res, r, C_EPOCH) && !PQgetisnull(res, r, C_POS);
     int64_t epoch = has_pos ? strtoll(PQgetvalue(res, r, C_EPOCH), NULL, 10) : 0;
     int64_t pos = has_pos ? strtoll(PQgetvalue(res, r, C_POS), NULL, 10) : 0;
     cdc_parity_rec_t *rec = &c->rec;
+    /* A counted row (match, superseded) stands for this many results; others for one. */
+    int64_t n = strtoll(PQgetvalue(res, r, C_RESULTS), NULL, 10);
 
-    if (rec->rows == 0)
+    if (c->nrows++ == 0)
         rec->batch_id = strtoll(PQgetvalue(res, r, C_ID), NULL, 10); /* ORDER BY ..., id */
-    rec->rows++;
+    if (n < 1)
+        n = 1;
+    rec->rows += n;
     if (has_pos && (!rec->has_last || epoch > rec->last_epoch ||
                     (epoch == rec->last_epoch && pos > rec->last_pos))) {
         rec->has_last = 1;
@@ -278,17 +298,17 @@ static void chunk_add(chunk_t *c, const cdc_sink_db_t *db, const PGresult *res, 
         rec->last_pos = pos;
     }
     if (strcmp(status, "match") == 0) {
-        rec->matches++;
-        return;
+        rec->matches += n;
+        return n;
     }
     if (strcmp(status, "superseded") == 0) {
-        rec->superseded++;
-        return;
+        rec->superseded += n;
+        return n;
     }
     if (strcmp(status, "mismatch") == 0)
-        rec->mismatches++;
+        rec->mismatches += n;
     else
-        rec->dead_letters++; /* "dead_letter": the only other status the sink writes */
+        rec->dead_letters += n; /* "dead_letter": the only other status the sink writes */
     if (rec->nentries == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
         rec->entries = cdc_realloc(rec->entries, c->cap * sizeof(*rec->entries));
@@ -311,6 +331,7 @@ static void chunk_add(chunk_t *c, const cdc_sink_db_t *db, const PGresult *res, 
     e->pos = pos;
     e->source_hash = bytea_of(c, res, r, C_SRC_H, &e->source_hash_len);
     e->stored_hash = bytea_of(c, res, r, C_STO_H, &e->stored_hash_len);
+    return n;
 }
 
 /* Encodes and queues the chunk; returns 0 or -1. */
@@ -364,21 +385,20 @@ int cdc_sink_outbox_queue_rows(cdc_sink_outbox_t *o, const cdc_sink_db_t *db, co
             strcmp(PQgetvalue(res, r, C_SOURCE), PQgetvalue(res, r - 1, C_SOURCE)) ||
             strcmp(PQgetvalue(res, r, C_TABLE), PQgetvalue(res, r - 1, C_TABLE));
         add_tx(pub, strtoll(PQgetvalue(res, r, C_TX), NULL, 10));
-        if (c.rec.rows > 0 && (first_of_group || c.rec.rows >= OUTBOX_CHUNK_ROWS)) {
+        if (c.nrows > 0 && (first_of_group || c.nrows >= OUTBOX_CHUNK_ROWS)) {
             if (chunk_send(o, pub, &c, &key, &val, errstr, errstr_size) < 0)
                 goto out;
             pub->records++;
             chunk_reset(&c);
         }
-        if (c.rec.rows == 0) {
+        if (c.nrows == 0) {
             c.rec.domain = cdc_avro_str(o->domain);
             c.rec.source = cdc_avro_str(PQgetvalue(res, r, C_SOURCE));
             c.rec.table = cdc_avro_str(PQgetvalue(res, r, C_TABLE));
         }
-        chunk_add(&c, db, res, r);
-        pub->rows++;
+        pub->rows += chunk_add(&c, db, res, r);
     }
-    if (c.rec.rows > 0) {
+    if (c.nrows > 0) {
         if (chunk_send(o, pub, &c, &key, &val, errstr, errstr_size) < 0)
             goto out;
         pub->records++;

@@ -1,8 +1,10 @@
 /*
  * sink_outbox: publishes the parity outbox (DESIGN.md invariants 7 and 8, docs/parity.md).
  *
- * Each sink batch transaction writes one _cdc_parity_outbox row per result (match,
- * mismatch, superseded, dead_letter) together with the data. This module turns unsent
+ * Each sink batch transaction writes its parity results to _cdc_parity_outbox together
+ * with the data: one row per (source, table) counting its matches (column results), one
+ * counting its superseded versions, one per mismatch and dead letter (key and hashes;
+ * rows of older sinks are one result each, results = 1). This module turns unsent
  * rows into cdc.Parity records (parity_record.h), one per (batch transaction, source,
  * table) and at most 1000 results each, produces them to <prefix>.validation (idempotent
  * producer, acks=all), and marks the rows sent only after Kafka confirmed every record of
@@ -102,7 +104,8 @@ int cdc_sink_outbox_finish(cdc_sink_outbox_t *o, cdc_sink_db_t *db, char *errstr
 /* 1 when results of this worker wait (unpublished, unconfirmed, or a failed sweep). */
 int cdc_sink_outbox_pending(const cdc_sink_outbox_t *o);
 
-/* Outbox rows marked sent and cdc.Parity records confirmed since creation. */
+/* Parity results marked sent (a counted outbox row stands for many) and cdc.Parity
+ * records confirmed since creation. */
 uint64_t cdc_sink_outbox_rows_sent(const cdc_sink_outbox_t *o);
 uint64_t cdc_sink_outbox_records_sent(const cdc_sink_outbox_t *o);
 

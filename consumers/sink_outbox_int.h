@@ -32,7 +32,7 @@ typedef struct outbox_pub_s {
     uint64_t queued; /* records produced */
     uint64_t delivered, failed;
     rd_kafka_resp_err_t last_err;
-    long rows;        /* outbox rows it carries */
+    long rows;        /* parity results it carries (a counted outbox row stands for many) */
     uint64_t records; /* cdc.Parity records among queued (the schema record is not one) */
 } outbox_pub_t;
 

@@ -253,11 +253,12 @@ static int sweep_round(cdc_sink_outbox_t *o, cdc_sink_db_t *db, const char *min_
     if (marked != n)
         cdc_log_warn("parity outbox of domain %s: %d rows published, %ld marked sent", o->domain, n,
                      marked);
-    o->rows_sent += (uint64_t)n;
+    o->rows_sent += (uint64_t)pub->rows;
     o->records_sent += pub->records;
     *nrows = n;
-    cdc_log_debug("parity outbox of domain %s: swept %d results in %" PRIu64 " records to %s",
-                  o->domain, n, pub->records, o->topic);
+    cdc_log_debug("parity outbox of domain %s: swept %ld results (%d rows) in %" PRIu64
+                  " records to %s",
+                  o->domain, pub->rows, n, pub->records, o->topic);
     rc = 0;
 out:
     if (rc < 0 && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)

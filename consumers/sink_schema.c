@@ -36,9 +36,15 @@ static const char metadata_sql[] =
     "CREATE TABLE IF NOT EXISTS _cdc_parity_outbox (id bigserial PRIMARY KEY,"
     " domain text NOT NULL, source text, source_table text, key bytea, epoch bigint,"
     " pos bigint, op char(1), source_hash bytea, stored_hash bytea, status text NOT NULL,"
-    " created_at timestamptz NOT NULL DEFAULT now(), sent boolean NOT NULL DEFAULT false);"
+    " created_at timestamptz NOT NULL DEFAULT now(), sent boolean NOT NULL DEFAULT false,"
+    " results int NOT NULL DEFAULT 1);"
     "CREATE INDEX IF NOT EXISTS _cdc_parity_outbox_unsent ON _cdc_parity_outbox (id)"
     " WHERE NOT sent;"
+    /* Results a row stands for (docs/parity.md "Outbox layout"); rows of older sinks
+     * were one result each. Checked first: ALTER TABLE locks even when it is a no-op. */
+    "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+    " '_cdc_parity_outbox'::regclass AND attname = 'results' AND NOT attisdropped) THEN"
+    " ALTER TABLE _cdc_parity_outbox ADD COLUMN results int NOT NULL DEFAULT 1; END IF; END$$;"
     "CREATE TABLE IF NOT EXISTS _cdc_dead_letters (id bigserial PRIMARY KEY,"
     " domain text NOT NULL, topic text, kpartition int, koffset bigint, source text,"
     " source_table text, key bytea, epoch bigint, pos bigint, reason text NOT NULL,"

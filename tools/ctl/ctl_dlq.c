@@ -92,6 +92,62 @@ static char *hex(const void *p, size_t n)
     return s;
 }
 
+/*
+ * The sink counts clean applies in its parity outbox without keys (docs/parity.md
+ * "Outbox layout"), so whether the key of a dead letter imported just now was applied at
+ * a newer position since is read from its target table: the row with the key's columns
+ * (typed by jsonb_populate_record, so the primary key index serves it) and a newer
+ * stored position resolves it. A key that does not fit the table's columns only leaves
+ * the dead letter open (logged).
+ */
+static void resolve_if_stored(PGconn *conn, const char *const *dl, const char *source,
+                              const char *table, json_t *jkey)
+{
+    const char *tp[3] = {dl[0], source, table};
+    PGresult *res = NULL;
+    cdc_buf_t sql = CDC_BUF_INIT;
+    char *key_json = NULL, *target = NULL, err[512];
+    const char *k;
+    json_t *val;
+
+    if (!json_is_object(jkey) || json_object_size(jkey) == 0 ||
+        cdc_sink_pg_exec(conn,
+                         "SELECT target_table FROM _cdc_tables WHERE domain = $1 AND source = $2"
+                         " AND source_table = $3",
+                         3, tp, &res, err, sizeof err) != CDC_SINK_PG_OK ||
+        PQntuples(res) != 1)
+        goto out;
+    target = cdc_sink_pg_ident_quote(PQgetvalue(res, 0, 0));
+    cdc_buf_printf(&sql,
+                   "UPDATE _cdc_dead_letters dl SET resolved_at = now() WHERE dl.domain = $1"
+                   " AND dl.topic = $2 AND dl.kpartition = $3::int AND dl.koffset = $4::bigint"
+                   " AND dl.resolved_at IS NULL AND dl.epoch IS NOT NULL AND EXISTS (SELECT 1"
+                   " FROM %s t, jsonb_populate_record(NULL::%s, $5::jsonb) k WHERE"
+                   " (t." CDC_SINK_COL_EPOCH ", t." CDC_SINK_COL_POS ") > (dl.epoch, dl.pos)",
+                   target, target);
+    json_object_foreach(jkey, k, val)
+    {
+        char *col = cdc_sink_pg_ident_quote(k);
+        (void)val;
+        cdc_buf_printf(&sql, " AND t.%s = k.%s", col, col);
+        free(col);
+    }
+    cdc_buf_put_str(&sql, ")");
+    key_json = json_dumps(jkey, JSON_COMPACT);
+    {
+        const char *p[5] = {dl[0], dl[1], dl[2], dl[3], key_json};
+        if (cdc_sink_pg_exec(conn, cdc_buf_cstr(&sql), 5, p, NULL, err, sizeof err) !=
+            CDC_SINK_PG_OK)
+            cdc_log_warn("dead letter %s [%s] offset %s: is its key applied in %s? %s", dl[1],
+                         dl[2], dl[3], target, err);
+    }
+out:
+    PQclear(res);
+    cdc_buf_free(&sql);
+    free(key_json);
+    free(target);
+}
+
 /* Inserts one producer dead letter (a DLQ record at topic/partition/offset). */
 static int import_one(PGconn *conn, const char *domain, const rd_kafka_message_t *m,
                       const char *topic, char *errstr, size_t errstr_size)
@@ -143,6 +199,8 @@ static int import_one(PGconn *conn, const char *domain, const rd_kafka_message_t
         rc = -1;
     else
         rc = 1;
+    if (rc == 1 && has_pos && source != NULL && table != NULL)
+        resolve_if_stored(conn, p, source, table, jkey);
 out:
     free(key);
     free(reason);
@@ -150,7 +208,9 @@ out:
     return rc;
 }
 
-/* Resolution for what was applied before the import (or by the operator's redrive). */
+/* Resolution for what was applied before the import (or by the operator's redrive): a
+ * newer result of the key in the outbox (mismatches and the per-row results of older
+ * sinks; clean applies are counted without keys: resolve_if_stored) or tombstone. */
 static const char resolve_applied_sql[] =
     "UPDATE _cdc_dead_letters dl SET resolved_at = now()"
     " WHERE dl.domain = $1 AND dl.resolved_at IS NULL AND dl.key IS NOT NULL"

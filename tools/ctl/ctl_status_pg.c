@@ -190,7 +190,9 @@ static void read_parity(PGconn *conn, cdc_ctl_domain_t *dom, const int *have, co
     }
     if (have[T_OUTBOX]) {
         r = query(conn, dom, "_cdc_parity_outbox",
-                  "SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at))"
+                  /* A row stands for `results` results (docs/parity.md). */
+                  "SELECT coalesce(sum(results), 0),"
+                  " extract(epoch FROM clock_timestamp() - min(created_at))"
                   " FROM _cdc_parity_outbox WHERE domain = $1 AND NOT sent",
                   1, p);
         if (r != NULL) {
