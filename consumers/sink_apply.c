@@ -12,6 +12,7 @@
 
 #include "cdc_alloc.h"
 #include "cdc_convert.h"
+#include "cdc_hash.h"
 #include "cdc_log.h"
 #include "sink_copy.h"
 
@@ -126,26 +127,12 @@ static void outbox_put_aggs(cdc_sink_apply_ctx_t *c)
     c->naggs = 0;
 }
 
-static char *hex_param(const unsigned char *p, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = cdc_malloc(2 * len + 3);
-    s[0] = '\\';
-    s[1] = 'x';
-    for (size_t i = 0; i < len; i++) {
-        s[2 + 2 * i] = digits[p[i] >> 4];
-        s[3 + 2 * i] = digits[p[i] & 15];
-    }
-    s[2 + 2 * len] = '\0';
-    return s;
-}
-
 /* _cdc_dead_letters row + outbox row for an entry (row or Kafka-side dead letter). */
 static cdc_sink_status_t record_dead_letter(cdc_sink_apply_ctx_t *c, const cdc_sink_entry_t *e,
                                             const char *reason)
 {
     char part[16], off[24], ep[24], pos[24];
-    char *key = e->key != NULL ? hex_param(e->key, e->key_len) : NULL;
+    char *key = e->key != NULL ? cdc_hash_bytea_text(e->key, e->key_len) : NULL;
     const char *params[10] = {c->db->domain,
                               c->topic,
                               part,

@@ -111,8 +111,8 @@ static int claim(worker_t *w, int32_t partition, int64_t *next)
         cdc_sink_metrics_error(w->metrics, CDC_SINK_METRICS_RETRIABLE);
         cdc_log_warn("%s [%d]: reading the stored offset (retrying in %d ms): %s", w->topic,
                      (int)partition, backoff, err);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
 }
 
@@ -311,8 +311,8 @@ static int apply_batch(worker_t *w, int32_t partition, int max_attempts)
         }
         cdc_log_warn("%s [%d]: applying the batch at offset %" PRId64 " (retrying in %d ms): %s",
                      w->topic, (int)partition, first, backoff, err);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
 }
 
@@ -344,7 +344,7 @@ static void account(worker_t *w, part_t *p, size_t nmsgs_before)
  */
 static void flush_due(worker_t *w, int32_t partition, int idle)
 {
-    int64_t now = now_ms();
+    int64_t now = cdc_time_now_ms();
     size_t budget = w->opts->batch_bytes > 0 ? (size_t)w->opts->batch_bytes : DEFAULT_BATCH_BYTES;
 
     if (partition >= 0 && partition < w->nparts && w->parts[partition].assigned &&
@@ -376,7 +376,7 @@ static void flush_due(worker_t *w, int32_t partition, int idle)
  * are applied as idle), at most until the oldest is due. */
 static int poll_timeout(const worker_t *w)
 {
-    int64_t now = now_ms(), t = POLL_MS;
+    int64_t now = cdc_time_now_ms(), t = POLL_MS;
     for (int32_t i = 0; i < w->nparts; i++) {
         const part_t *p = &w->parts[i];
         if (p->assigned && batch_open(p)) {
@@ -430,7 +430,7 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
 {
     worker_t w;
     int rc = 1, ever_assigned = 0;
-    int64_t assign_deadline = now_ms() + opts->assign_timeout_ms;
+    int64_t assign_deadline = cdc_time_now_ms() + opts->assign_timeout_ms;
 
     memset(&w, 0, sizeof(w));
     w.conf = conf;
@@ -460,7 +460,7 @@ int cdc_sink_run(const cdc_config_t *conf, const char *domain, const cdc_sink_ru
             cdc_log_info("--once: every assigned partition of %s reached its end offset", w.topic);
             break;
         }
-        if (opts->once && !ever_assigned && now_ms() > assign_deadline)
+        if (opts->once && !ever_assigned && cdc_time_now_ms() > assign_deadline)
             cdc_sink_worker_fail(&w,
                                  "--once: no partition assignment for group of %s within %d ms "
                                  "(is the broker reachable?)",

@@ -12,6 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cdc_time.h"
 #include "sink_apply.h"
 #include "sink_consumer.h"
 #include "sink_decode.h"
@@ -64,27 +65,9 @@ typedef struct worker_s {
     cdc_sink_metrics_t *metrics; /* NULL: metrics off (sink_metrics.h) */
 } worker_t;
 
-static inline int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static inline int stopping(const worker_t *w)
 {
     return w->opts->stop && *w->opts->stop;
-}
-
-static inline void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static inline int next_backoff(int ms)
-{
-    return ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
 }
 
 static inline int batch_open(const part_t *p)

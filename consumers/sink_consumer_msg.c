@@ -38,17 +38,17 @@ static const cdc_sink_table_t *table_for(worker_t *w, const cdc_sink_schema_t *s
             return NULL;
         cdc_log_warn("target table of %s.%s (retrying in %d ms): %s", sc->source, sc->table,
                      backoff, err);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
     w->last_schema = sc;
     w->last_table = t;
-    if (t->refused != NULL && now_ms() - t->refused_checked_ms >= REFUSED_RECHECK_MS) {
+    if (t->refused != NULL && cdc_time_now_ms() - t->refused_checked_ms >= REFUSED_RECHECK_MS) {
         /* The descriptor belongs to this worker's db handle and no batch holds rows of a
          * refused one, so re-reading its columns here is safe. A failed check keeps the
          * refusal (and the record becomes a dead letter, never lost). */
         cdc_sink_table_t *mt = (cdc_sink_table_t *)t;
-        mt->refused_checked_ms = now_ms();
+        mt->refused_checked_ms = cdc_time_now_ms();
         if (cdc_sink_db_ensure(w->db, err, sizeof(err)) != CDC_SINK_OK ||
             cdc_sink_schema_table_setup(w->db->conn, w->db->domain, mt, err, sizeof(err)) !=
                 CDC_SINK_PG_OK)
@@ -106,8 +106,8 @@ static int dead_letter(worker_t *w, const rd_kafka_message_t *m, const cdc_sink_
         if (stopping(w))
             return -1;
         cdc_log_warn("%s (retrying in %d ms)", err, backoff);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
     cdc_sink_batch_add_dead_letter(p->batch, m->offset, avro_str_or_empty(rec->dead.source),
                                    avro_str_or_empty(rec->dead.table), rec->dead.key,
@@ -185,8 +185,8 @@ static int add_record(worker_t *w, const rd_kafka_message_t *m, part_t *p)
             return -1;
         cdc_log_warn("%s [%d] offset %" PRId64 ": reading the schemas (retrying in %d ms): %s",
                      w->topic, (int)m->partition, m->offset, backoff, err);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
     switch (rec.kind) {
     case CDC_SINK_REC_ROW:
@@ -310,7 +310,7 @@ void cdc_sink_worker_handle_message(worker_t *w, rd_kafka_message_t *m)
     if (w->opts->once && m->offset >= p->end)
         goto drop; /* beyond what --once promised to read */
     if (!batch_open(p))
-        p->opened_ms = now_ms();
+        p->opened_ms = cdc_time_now_ms();
     if (add_record(w, m, p) < 0)
         goto drop;
     p->batch_end = m->offset + 1;

@@ -27,8 +27,8 @@ static int open_db(worker_t *w, char *errstr, size_t errstr_size)
             return -1;
         cdc_log_warn("target database of domain %s (retrying in %d ms): %s", w->domain, backoff,
                      errstr);
-        sleep_ms(backoff);
-        backoff = next_backoff(backoff);
+        cdc_time_sleep_ms(backoff);
+        backoff = cdc_time_backoff(backoff, BACKOFF_MAX_MS);
     }
 }
 

@@ -156,15 +156,6 @@ cdc_sink_status_t cdc_vstate_claim(cdc_vstate_t *s, size_t domain, const char *t
 }
 
 /* A bytea parameter in PostgreSQL's hex form (\x and the digits); caller frees. */
-static char *hex_param(const unsigned char *p, size_t len)
-{
-    char *s = cdc_malloc(2 * len + 3);
-    s[0] = '\\';
-    s[1] = 'x';
-    cdc_hash_hex(p, len, s + 2);
-    return s;
-}
-
 static char *str_dup(cdc_avro_str_t s)
 {
     char *r = cdc_malloc(s.len + 1);
@@ -205,9 +196,9 @@ static cdc_sink_status_t mismatch(cdc_vstate_t *s, size_t domain, const cdc_pari
     char ep[24], pos[24], bid[24], op[2] = {e->op, 0};
     char *src = str_dup(r->source), *tbl = str_dup(r->table);
     char *kj = e->key_json.p ? str_dup(e->key_json) : NULL;
-    char *key = hex_param(e->key, e->key_len);
-    char *sh = e->source_hash ? hex_param(e->source_hash, e->source_hash_len) : NULL;
-    char *th = e->stored_hash ? hex_param(e->stored_hash, e->stored_hash_len) : NULL;
+    char *key = cdc_hash_bytea_text(e->key, e->key_len);
+    char *sh = e->source_hash ? cdc_hash_bytea_text(e->source_hash, e->source_hash_len) : NULL;
+    char *th = e->stored_hash ? cdc_hash_bytea_text(e->stored_hash, e->stored_hash_len) : NULL;
     const char *p[11] = {
         s->domains[domain],      src, tbl, key, kj, e->op ? op : NULL, e->has_pos ? ep : NULL,
         e->has_pos ? pos : NULL, sh,  th,  bid};

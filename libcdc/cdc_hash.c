@@ -6,6 +6,8 @@
  */
 #include "cdc_hash.h"
 
+#include "cdc_alloc.h"
+
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------
@@ -229,4 +231,13 @@ void cdc_hash_hex(const unsigned char *bytes, size_t n, char *out)
         out[2 * k + 1] = hex[bytes[k] & 0x0f];
     }
     out[2 * n] = '\0';
+}
+
+char *cdc_hash_bytea_text(const unsigned char *bytes, size_t n)
+{
+    char *s = cdc_malloc(2 * n + 3);
+    s[0] = '\\';
+    s[1] = 'x';
+    cdc_hash_hex(bytes, n, s + 2);
+    return s;
 }

@@ -56,4 +56,8 @@ void cdc_sha256(const void *p, size_t len, unsigned char out[CDC_SHA256_SIZE]);
 /* Writes 2*n lowercase hex digits of bytes and a NUL into out (2*n+1 bytes). */
 void cdc_hash_hex(const unsigned char *bytes, size_t n, char *out);
 
+/* PostgreSQL's bytea text form of n bytes ("\\x" and hex digits), for text-format query
+ * parameters; the caller frees the returned string. */
+char *cdc_hash_bytea_text(const unsigned char *bytes, size_t n);
+
 #endif
