@@ -83,7 +83,7 @@ if ((build)); then
         "-DCMAKE_C_FLAGS=-g" >"$here/bench/.cmake.log" 2>&1 ||
         { cat "$here/bench/.cmake.log"; die "cmake configure"; }
     cmake --build "$B" -j"$(nproc)" --target cdc-producer cdc-sink cdc-fixtures cdc-workload \
-        cdc-devbroker >>"$here/bench/.cmake.log" 2>&1 || { tail -30 "$here/bench/.cmake.log"; die "build"; }
+        cdc-devbroker >>"$here/bench/.cmake.log" 2>&1 || { tail -n 30 "$here/bench/.cmake.log"; die "build"; }
     rm -f "$here/bench/.cmake.log"
 fi
 for b in "$PRODUCER" "$SINK" "$FIXTURES" "$WORKLOAD" "$B/tools/devbroker/cdc-devbroker"; do
@@ -169,7 +169,7 @@ scale_file() {
     local d=$WORK/scale-$1
     if [[ ! -f $d/scale/crm_contacts_scale.db ]]; then
         local t0=$SECONDS
-        "$FIXTURES" --out "$d" --scale "$1" 2>"$d.log" | tail -1 >"$WORK/scale-$1.out" || die "cdc-fixtures --scale $1"
+        "$FIXTURES" --out "$d" --scale "$1" 2>"$d.log" | tail -n 1 >"$WORK/scale-$1.out" || die "cdc-fixtures --scale $1"
         sed -n 's/.* sum=//p' "$WORK/scale-$1.out" >"$WORK/scale-$1.sum"
         log "fixture: $1 rows in $((SECONDS - t0)) s, sum $(cat "$WORK/scale-$1.sum")"
     fi
@@ -211,14 +211,14 @@ snap_run() {
     done
     rc=0
     wait "$ppid" || rc=$?
-    ((rc == 0)) || { tail -5 "$run/producer.log"; die "$tag: producer exited $rc"; }
+    ((rc == 0)) || { tail -n 5 "$run/producer.log"; die "$tag: producer exited $rc"; }
     total=$(hwm)
     deadline=$((SECONDS + 120 + n / 1000))
     while :; do
         s=$(stored "$db")
         ((s >= total)) && break
         for i in "${spid[@]}"; do
-            kill -0 "$i" 2>/dev/null || { tail -5 "$run"/sink-*.log; die "$tag: a sink exited (stored $s of $total)"; }
+            kill -0 "$i" 2>/dev/null || { tail -n 5 "$run"/sink-*.log; die "$tag: a sink exited (stored $s of $total)"; }
         done
         ((SECONDS < deadline)) || die "$tag: no parity after $((deadline - SECONDS)) s: stored $s of $total"
         sleep 0.2
@@ -267,7 +267,7 @@ snap_run() {
             [[ -z $t_first && $(stored "$db") -gt 0 ]] && t_first=$(now_us)
             sleep 0.1
         done
-        for i in "${spid[@]}"; do wait "$i" || { tail -5 "$run"/replay-*.log; die "$tag: replay sink exited $?"; }; done
+        for i in "${spid[@]}"; do wait "$i" || { tail -n 5 "$run"/replay-*.log; die "$tag: replay sink exited $?"; }; done
         t1=$(now_us)
         end_us=$(cdc_psql "$db" "SELECT (extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) * 1e6)::bigint FROM _cdc_offsets")
         s=$(stored "$db")
@@ -306,7 +306,7 @@ snap_run() {
         pgloader --with "prefetch rows = 10000" "sqlite://$src" \
             "postgresql://postgres@$PGHOST:$PGPORT/bench_pgloader" >"$run/pgloader.log" 2>&1 || rc=$?
         t1=$(now_us)
-        ((rc == 0)) || { tail -20 "$run/pgloader.log"; die "$tag: pgloader exited $rc"; }
+        ((rc == 0)) || { tail -n 20 "$run/pgloader.log"; die "$tag: pgloader exited $rc"; }
         got=$(cdc_psql bench_pgloader "SELECT count(*) || ' ' || sum(estimated_value)::numeric(20,2) || ' ' ||
                (SELECT data_type FROM information_schema.columns WHERE table_name = 'crm_contacts'
                 AND column_name = 'estimated_value') FROM crm_contacts")
@@ -363,7 +363,7 @@ stream_run() {
     "$PY" "$TOOL" probe "$epic" "$stream_s" "$run/probe.csv" 2>"$run/probe.log" &
     prpid=$!
     track "$prpid"
-    wait "$wlpid" || { tail -5 "$run/workload.log"; die "$tag: workload failed"; }
+    wait "$wlpid" || { tail -n 5 "$run/workload.log"; die "$tag: workload failed"; }
     wait "$prpid" || { cat "$run/probe.log"; die "$tag: probe writes failed"; }
     t_end=$(now_us)
     hwm_end=$(hwm)
@@ -407,7 +407,7 @@ stream_run() {
 # impact_one DIR LABEL: the workload as fast as it can go on epic7 for impact_s seconds.
 impact_one() {
     "$WORKLOAD" --dir "$1" --files epic7_sales_automation.db --rate 0 --seconds "$impact_s" --seed 3 \
-        >"$1.$2.out" 2>"$1.$2.log" || { tail -5 "$1.$2.log"; die "impact: workload ($2) failed"; }
+        >"$1.$2.out" 2>"$1.$2.log" || { tail -n 5 "$1.$2.log"; die "impact: workload ($2) failed"; }
     result "impact_$2_cps" commits/s "$(grep -o 'commits_per_s=[0-9.]*' "$1.$2.out" | cut -d= -f2)"
     result "impact_$2_p99" us "$(grep -o 'commit_p99_us=[0-9.]*' "$1.$2.out" | cut -d= -f2)"
 }
@@ -431,7 +431,7 @@ impact_run() {
            AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cdc_%'")
     deadline=$((SECONDS + 30))
     until (($(grep -c 'snapshot of .* done' "$run/producer.log" || true) >= ntab)); do
-        ((SECONDS < deadline)) || { tail -5 "$run/producer.log"; die "$tag: producer did not finish its snapshot"; }
+        ((SECONDS < deadline)) || { tail -n 5 "$run/producer.log"; die "$tag: producer did not finish its snapshot"; }
         sleep 0.1
     done
     impact_one "$run/cdc" cdc
@@ -464,7 +464,7 @@ cost_run() {
         rc=0
         valgrind --tool=callgrind --callgrind-out-file="$run/sink-$n.cg" \
             "$SINK" -c "$cfg" --domain crm --once >/dev/null 2>"$run/sink-$n.log" || rc=$?
-        ((rc == 0)) || { tail -5 "$run/sink-$n.log"; die "cost: sink under callgrind exited $rc"; }
+        ((rc == 0)) || { tail -n 5 "$run/sink-$n.log"; die "cost: sink under callgrind exited $rc"; }
         [[ $(cdc_psql bench_cost "SELECT count(*) FROM crm_contacts") == "$n" ]] || die "cost: sink applied a wrong count"
         ir_p+=("$(awk '/^summary:/ {print $2}' "$run/producer-$n.cg")")
         ir_s+=("$(awk '/^summary:/ {print $2}' "$run/sink-$n.cg")")
