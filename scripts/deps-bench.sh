@@ -4,20 +4,9 @@
 # peak RSS). Called by bench/run.sh only, never by the test suite. Idempotent, and quick
 # when everything is already there (no apt-get update then). Runs as root or through sudo.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib-deps.sh disable=SC1091
+source "$(dirname "$0")/lib-deps.sh"
 
 packages=(pgloader valgrind time sqlite3 procps)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "deps-bench: installing ${missing[*]}" >&2
-sudo=()
-[ "$(id -u)" -ne 0 ] && sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+deps_install deps-bench "${packages[@]}"

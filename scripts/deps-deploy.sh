@@ -12,28 +12,20 @@
 #   systemd             systemd-analyze verify / security of the units
 #   binutils            readelf: the libraries the binaries link (runtime image packages)
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib-deps.sh disable=SC1091
+source "$(dirname "$0")/lib-deps.sh"
 
 packages=(
   docker-compose python3-jsonschema python3-kubernetes python3-yaml prometheus shellcheck
   yamllint systemd binutils
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "deps-deploy: installing ${missing[*]}" >&2
-sudo=()
-[ "$(id -u)" -ne 0 ] && sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The prometheus package may start a server where an init system runs; the checks only
-# need promtool.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-  "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
-fi
+# need promtool. Run after an install, with the sudo prefix as arguments.
+stop_prometheus() {
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    "$@" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+}
+
+deps_install --after stop_prometheus deps-deploy "${packages[@]}"
