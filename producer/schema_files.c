@@ -64,50 +64,47 @@ cdc_table_codec_t *cdc_schema_codec_new(const cdc_source_t *cs, const cdc_table_
 }
 
 /* Claims the codec's envelope fingerprint; on a collision without a registry, renames the
- * row record after the text's hash and claims again. 0, or -1 (errstr). */
+ * row record after the text's hash and claims again, once: a second collision is an error.
+ * 0, or -1 (errstr). */
 static int claim_fingerprint(const cdc_config_t *conf, const cdc_source_t *cs,
                              cdc_table_codec_t *codec, char *errstr, size_t errstr_size)
 {
     const char *dir = conf->producer.state_dir;
-    uint64_t fp = cdc_table_codec_envelope_fingerprint(codec);
-    const char *text = cdc_table_codec_envelope_schema(codec);
+    uint64_t fp = 0;
     char suffix[16];
 
-    switch (cdc_schema_index_claim(dir, fp, text, errstr, errstr_size)) {
-    case CDC_SCHEMA_INDEX_NEW:
-    case CDC_SCHEMA_INDEX_SAME:
-        return 0;
-    case CDC_SCHEMA_INDEX_ERROR:
-        return -1;
-    case CDC_SCHEMA_INDEX_COLLISION:
-        break;
-    }
-    if (conf->registry_url != NULL) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        const char *text = cdc_table_codec_envelope_schema(codec);
+
+        fp = cdc_table_codec_envelope_fingerprint(codec);
+        switch (cdc_schema_index_claim(dir, fp, text, errstr, errstr_size)) {
+        case CDC_SCHEMA_INDEX_NEW:
+        case CDC_SCHEMA_INDEX_SAME:
+            return 0;
+        case CDC_SCHEMA_INDEX_ERROR:
+            return -1;
+        case CDC_SCHEMA_INDEX_COLLISION:
+            break;
+        }
+        if (attempt > 0)
+            break;
+        if (conf->registry_url != NULL) {
+            cdc_log_info("source %s: table %s: the envelope text shares fingerprint %016llx "
+                         "with an earlier text; records carry registry ids, so nothing is "
+                         "renamed",
+                         cs->name, cdc_table_codec_table(codec), (unsigned long long)fp);
+            return 0;
+        }
+        /* Derived from the text, so every run names the same text the same way. */
+        snprintf(suffix, sizeof suffix, "_v%08x",
+                 (unsigned)(cdc_hash_xxh64(text, strlen(text), 0) & 0xffffffffu));
+        if (cdc_table_codec_rename_row(codec, suffix, errstr, errstr_size) != 0)
+            return -1;
         cdc_log_info("source %s: table %s: the envelope text shares fingerprint %016llx with "
-                     "an earlier text; records carry registry ids, so nothing is renamed",
-                     cs->name, cdc_table_codec_table(codec), (unsigned long long)fp);
-        return 0;
-    }
-    /* Derived from the text, so every run names the same text the same way. */
-    snprintf(suffix, sizeof suffix, "_v%08x",
-             (unsigned)(cdc_hash_xxh64(text, strlen(text), 0) & 0xffffffffu));
-    if (cdc_table_codec_rename_row(codec, suffix, errstr, errstr_size) != 0)
-        return -1;
-    cdc_log_info("source %s: table %s: the envelope text shares fingerprint %016llx with an "
-                 "earlier text of the table that differs only in logicalType or cdc.* "
-                 "attributes; its row record is renamed with suffix %s: fingerprint %016llx",
-                 cs->name, cdc_table_codec_table(codec), (unsigned long long)fp, suffix,
-                 (unsigned long long)cdc_table_codec_envelope_fingerprint(codec));
-    fp = cdc_table_codec_envelope_fingerprint(codec);
-    text = cdc_table_codec_envelope_schema(codec);
-    switch (cdc_schema_index_claim(dir, fp, text, errstr, errstr_size)) {
-    case CDC_SCHEMA_INDEX_NEW:
-    case CDC_SCHEMA_INDEX_SAME:
-        return 0;
-    case CDC_SCHEMA_INDEX_ERROR:
-        return -1;
-    case CDC_SCHEMA_INDEX_COLLISION:
-        break;
+                     "an earlier text of the table that differs only in logicalType or cdc.* "
+                     "attributes; its row record is renamed with suffix %s: fingerprint %016llx",
+                     cs->name, cdc_table_codec_table(codec), (unsigned long long)fp, suffix,
+                     (unsigned long long)cdc_table_codec_envelope_fingerprint(codec));
     }
     snprintf(errstr, errstr_size,
              "source %s: table %s: the renamed envelope text still shares fingerprint %016llx "
