@@ -15,15 +15,8 @@
 # timeout: 300
 set -euo pipefail
 source "$CDC_SOURCE_DIR/tests/integration/sink_e2e_lib.sh"
-CTL=$CDC_BUILD_DIR/tools/ctl/cdc-ctl
-CORE=synapse_business_core
 
-se_up
-E7=$DIR/data/epic7_sales_automation.db
-q() { cdc_psql $CORE "$1"; }
-app() { sqlite3 -cmd ".timeout 5000" "$E7" "$1"; }
-dlq() { "$CTL" dlq "$@" -c "$CFG" --domain crm 2>>"$DIR/ctl.err"; }
-open_list() { dlq list | tail -n +2; }
+se_up_epic7_crm
 target_has() { q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'crm_contacts' AND column_name = '$1'"; }
 # redrive_all: every open dead letter with a key is re-driven, the keyless ones (refused
 # snapshot end markers) resolved by hand, as the reason tells the operator (the list

@@ -7,6 +7,8 @@
 #   source "$CDC_SOURCE_DIR/tests/integration/sink_e2e_lib.sh"
 #   se_up [--scale N]     stack + fixtures + $CFG (the example pipeline over them); exports
 #                         PGHOST/PGPORT/PGUSER (the config's targets use them), DIR, CFG
+#   se_up_epic7_crm [--scale N]   se_up, plus what the tests that change source epic7's
+#                         tables and follow domain crm use: E7, CORE, CTL, q, app, dlq, open_list
 #   se_consumer_props K=V...   extra kafka_consumer properties in $CFG
 #   se_sink_start NAME DOMAIN [ARGS]   a background worker, log $DIR/sink-NAME.log,
 #                         pid in SE_PID[NAME], PGAPPNAME=NAME (shows in the offsets history)
@@ -55,6 +57,24 @@ se_up() {
         producer_add_scale_source "$CFG" "$DIR/data"
     fi
     export CFG
+}
+
+# se_up_epic7_crm [--scale N]: se_up; then E7 (the source file epic7_sales_automation.db),
+# CORE (the target database of domain crm), CTL (cdc-ctl) and the functions
+#   q SQL       psql on $CORE, one value a line
+#   app SQL     sqlite3 on $E7, as the application (waits up to 5 s for its locks)
+#   dlq ARGS    cdc-ctl dlq ARGS for domain crm, stderr appended to $DIR/ctl.err
+#   open_list   the open dead letters of crm, one a line, without the header
+# shellcheck disable=SC2317  # the tests call those functions, this file does not
+se_up_epic7_crm() {
+    se_up "$@"
+    E7=$DIR/data/epic7_sales_automation.db
+    CORE=synapse_business_core
+    CTL=$CDC_BUILD_DIR/tools/ctl/cdc-ctl
+    q() { cdc_psql "$CORE" "$1"; }
+    app() { sqlite3 -cmd ".timeout 5000" "$E7" "$1"; }
+    dlq() { "$CTL" dlq "$@" -c "$CFG" --domain crm 2>>"$DIR/ctl.err"; }
+    open_list() { dlq list | tail -n +2; }
 }
 
 # se_consumer_props K=V...: kafka_consumer properties for every worker of $CFG.

@@ -14,15 +14,8 @@
 # timeout: 300
 set -euo pipefail
 source "$CDC_SOURCE_DIR/tests/integration/sink_e2e_lib.sh"
-CTL=$CDC_BUILD_DIR/tools/ctl/cdc-ctl
-CORE=synapse_business_core
 
-se_up
-E7=$DIR/data/epic7_sales_automation.db
-q() { cdc_psql $CORE "$1"; }
-app() { sqlite3 -cmd ".timeout 5000" "$E7" "$1"; }
-dlq() { "$CTL" dlq "$@" -c "$CFG" --domain crm 2>>"$DIR/ctl.err"; }
-open_list() { dlq list | tail -n +2; }
+se_up_epic7_crm
 # The target rows of a table as text, without the sink's _cdc_ columns.
 image() {
     q "SELECT string_agg(r::text, E'\n' ORDER BY r::text) FROM (SELECT to_jsonb(t) - '_cdc_synced_at'
