@@ -153,15 +153,12 @@ __attribute__((format(printf, 2, 3))) static int rd_fail(rd_t *r, const char *fm
 
 static int rd_long(rd_t *r, const char *field, int64_t *v)
 {
+    char why[200]; /* rd_fail's own limit */
+
     *v = 0; /* defined on failure too: callers' outputs never hold stack garbage */
-    switch (cdc_buf_get_varint_zigzag(r->p, r->len, &r->off, v)) {
-    case 0:
+    if (cdc_buf_get_varint_field(r->p, r->len, &r->off, field, v, why, sizeof why) == 0)
         return 0;
-    case -1:
-        return rd_fail(r, "truncated %s", field);
-    default:
-        return rd_fail(r, "varint of %s longer than 64 bits", field);
-    }
+    return rd_fail(r, "%s", why);
 }
 
 static int rd_bytes(rd_t *r, const char *field, const unsigned char **p, size_t *len)

@@ -320,14 +320,11 @@ __attribute__((format(printf, 2, 3))) static int rd_fail(rd_t *r, const char *fm
 
 static int rd_long(rd_t *r, const char *field, int64_t *v)
 {
-    switch (cdc_buf_get_varint_zigzag(r->p, r->len, &r->off, v)) {
-    case 0:
+    char why[200]; /* rd_fail's own limit */
+
+    if (cdc_buf_get_varint_field(r->p, r->len, &r->off, field, v, why, sizeof why) == 0)
         return 0;
-    case -1:
-        return rd_fail(r, "truncated %s", field);
-    default:
-        return rd_fail(r, "varint of %s longer than 64 bits", field);
-    }
+    return rd_fail(r, "%s", why);
 }
 
 static int rd_int(rd_t *r, const char *field, int32_t *v)

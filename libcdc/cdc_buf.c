@@ -94,6 +94,21 @@ int cdc_buf_get_varint_zigzag(const unsigned char *p, size_t len, size_t *off, i
     return -2;
 }
 
+int cdc_buf_get_varint_field(const unsigned char *p, size_t len, size_t *off, const char *field,
+                             int64_t *v, char *errstr, size_t errstr_size)
+{
+    switch (cdc_buf_get_varint_zigzag(p, len, off, v)) {
+    case 0:
+        return 0;
+    case -1:
+        snprintf(errstr, errstr_size, "truncated %s", field);
+        return -1;
+    default:
+        snprintf(errstr, errstr_size, "varint of %s longer than 64 bits", field);
+        return -1;
+    }
+}
+
 void cdc_buf_put_varint_zigzag(cdc_buf_t *b, int64_t v)
 {
     /* Shift on the unsigned value: left-shifting a negative int64_t is undefined. */

@@ -73,6 +73,16 @@ void cdc_buf_put_varint_zigzag(cdc_buf_t *b, int64_t v);
  */
 int cdc_buf_get_varint_zigzag(const unsigned char *p, size_t len, size_t *off, int64_t *v);
 
+/*
+ * cdc_buf_get_varint_zigzag for a decoder that names what it reads: the same reading, but
+ * a failure is -1 with errstr "truncated FIELD" or "varint of FIELD longer than 64 bits",
+ * for the decoder to place in its own message (where in which record). errstr is the
+ * caller's buffer, written only on failure. 0 with *v set; on failure *v is untouched and
+ * *off moved as cdc_buf_get_varint_zigzag moves it.
+ */
+int cdc_buf_get_varint_field(const unsigned char *p, size_t len, size_t *off, const char *field,
+                             int64_t *v, char *errstr, size_t errstr_size);
+
 /* Appends v as 8 bytes little-endian (Avro double bit pattern, CRC-64 fingerprints). */
 void cdc_buf_put_le64(cdc_buf_t *b, uint64_t v);
 
