@@ -6,9 +6,7 @@
  */
 #include "sink_apply_table_int.h"
 
-#include <inttypes.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "cdc_alloc.h"
@@ -22,7 +20,11 @@ static int key_line(tctx_t *x, size_t idx, cdc_buf_t *line)
     char err[256];
 
     cdc_buf_reset(line);
-    cdc_buf_printf(line, "%zu\t%" PRId64 "\t%" PRId64, idx, e->pos.epoch, e->pos.h);
+    cdc_sink_copy_put_int64(line, (int64_t)idx);
+    cdc_buf_put_byte(line, '\t');
+    cdc_sink_copy_put_int64(line, e->pos.epoch);
+    cdc_buf_put_byte(line, '\t');
+    cdc_sink_copy_put_int64(line, e->pos.h);
     for (size_t k = 0; k < t->nkeys; k++) {
         size_t i = t->key_cols[k];
         const cdc_mapped_t *v = e->after != NULL ? &e->after[i] : &e->key_vals[k];
