@@ -22,7 +22,8 @@ Options:
   --quick         a small version of everything (50,000 rows, 10 s streaming, 5 s
                   source impact, runs=1): a smoke check in under 3 minutes
   --big           also the memory point at 10,000,000 rows (and 1M rows with the same
-                  partition count); adds about 15 minutes
+                  partition count and producer linger.ms 100); adds about 20 minutes
+                  and needs 20 GB free in TMPDIR and about 2.5 GB of RAM for the devbroker
   --only LIST     comma-separated subset: snapshot,scaling,stream,impact,cost
                   (replay, pgloader and COPY are part of snapshot)
   --no-history    do not append to bench/history.md
@@ -124,11 +125,17 @@ bench_stack_up() {
     export PATH=$CDC_TEST_PGBIN:$PATH CDC_BOOTSTRAP=$CDC_TEST_BOOTSTRAP
 }
 
-# write_cfg OUT PARTITIONS DB SOURCE_NAME PATH: one source, domain crm.
+# write_cfg OUT PARTITIONS DB SOURCE_NAME PATH: one source, domain crm. $CFG_PRODUCER, when
+# set, is the body of a kafka_producer: {...} map (producer-only librdkafka properties:
+# the sinks never read that section).
+CFG_PRODUCER=""
 write_cfg() {
+    local prod=""
+    [[ -z $CFG_PRODUCER ]] || prod="kafka_producer: {$CFG_PRODUCER}"
     cat >"$1" <<YAML
 kafka:
   bootstrap.servers: "\${CDC_BOOTSTRAP:-127.0.0.1:9}"
+$prod
 topic_prefix: bench
 domains:
   - {name: crm, partitions: $2, target: "host=\${PGHOST:-127.0.0.1} port=\${PGPORT:-5432} user=postgres dbname=$3"}
@@ -153,11 +160,12 @@ pg_cpu_s() {
 }
 sinks_gap() { grep -il 'gap' "$@" 2>/dev/null | head -1; }
 
-# Partitions that keep every record of the snapshot in the devbroker (5 MiB each): about
-# 160 bytes a row with lz4 measured, 1.5x margin for murmur2's imbalance, at least 12,
-# a multiple of 12.
+# partitions_for ROWS [BYTES]: partitions that keep every record of the snapshot in the
+# devbroker (5 MiB each) at BYTES a row (default 240: about 160 bytes a row with lz4
+# measured at 48 partitions, 1.5x margin for murmur2's imbalance), at least 12, a multiple
+# of 12.
 partitions_for() {
-    local p=$(($1 * 240 / (5 * 1024 * 1024) + 1))
+    local p=$(($1 * ${2:-240} / (5 * 1024 * 1024) + 1))
     ((p < 12)) && p=12
     echo $(((p + 11) / 12 * 12))
 }
@@ -223,7 +231,8 @@ snap_run() {
         ((SECONDS < deadline)) || die "$tag: no parity after $((deadline - SECONDS)) s: stored $s of $total"
         sleep 0.2
     done
-    got=$(cdc_psql "$db" "SELECT count(*) || ' ' || to_char(sum(estimated_value), 'FM999999999990.00') FROM crm_contacts")
+    # 16 integer digits: the 10M fixture's sum has 13 (12 printed '#' and failed the run).
+    got=$(cdc_psql "$db" "SELECT count(*) || ' ' || to_char(sum(estimated_value), 'FM9999999999999990.00') FROM crm_contacts")
     end_us=$(cdc_psql "$db" "SELECT (extract(epoch FROM greatest(
         (SELECT max(pg_xact_commit_timestamp(xmin)) FROM crm_contacts),
         (SELECT max(pg_xact_commit_timestamp(xmin)) FROM _cdc_offsets))) * 1e6)::bigint")
@@ -245,10 +254,13 @@ snap_run() {
         kill -TERM "$i"
     done
     for i in "${spid[@]}"; do wait "$i" || die "$tag: sink exited $? after SIGTERM"; done
+    # The devbroker holds the whole topic in memory: its peak says how full the window was.
+    local bk_rss
+    bk_rss=$(vmhwm_mib "$CDC_TEST_BROKER_PID")
     secs=$(awk -v a="$t0" -v b="$end_us" 'BEGIN {printf "%.3f", (b - a) / 1e6}')
     rate=$(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
     SNAP_RATE=$rate SNAP_PROD_RSS=$(time_rss_mib "$run/producer.time") SNAP_SINK_RSS=$sink_rss
-    note "$tag: $n rows, $workers sink(s), $parts partitions, $total records: parity in $secs s = $rate rows/s; CPU s: producer $cpu_prod, sinks $cpu_sinks, PostgreSQL $cpu_pg, devbroker $cpu_bk; RSS producer $SNAP_PROD_RSS MiB, sinks $sink_rss MiB; sum $sum exact"
+    note "$tag: $n rows, $workers sink(s), $parts partitions, $total records: parity in $secs s = $rate rows/s; CPU s: producer $cpu_prod, sinks $cpu_sinks, PostgreSQL $cpu_pg, devbroker $cpu_bk; RSS producer $SNAP_PROD_RSS MiB, sinks $sink_rss MiB, devbroker $bk_rss MiB; sum $sum exact"
 
     if [[ $opts == *" replay "* ]]; then
         cdc_psql "$db" "UPDATE _cdc_offsets SET next_offset = 0 WHERE domain = 'crm'"
@@ -271,7 +283,7 @@ snap_run() {
         t1=$(now_us)
         end_us=$(cdc_psql "$db" "SELECT (extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) * 1e6)::bigint FROM _cdc_offsets")
         s=$(stored "$db")
-        got=$(cdc_psql "$db" "SELECT count(*) || ' ' || to_char(sum(estimated_value), 'FM999999999990.00') FROM crm_contacts")
+        got=$(cdc_psql "$db" "SELECT count(*) || ' ' || to_char(sum(estimated_value), 'FM9999999999999990.00') FROM crm_contacts")
         [[ $got == "$n $sum" && $s -ge $total ]] || die "$tag: after replay count/sum '$got', stored $s of $total"
         [[ -z $(sinks_gap "$run"/replay-*.log) ]] || die "$tag: replay hit a gap"
         [[ -n $t_first ]] || t_first=$t0
@@ -292,7 +304,7 @@ snap_run() {
         t0=$(now_us)
         psql -X -q -v ON_ERROR_STOP=1 -d bench_copy -c "\\copy crm_contacts ($cols) FROM '$csv' WITH (FORMAT csv)"
         t1=$(now_us)
-        got=$(cdc_psql bench_copy "SELECT count(*) || ' ' || to_char(sum(estimated_value), 'FM999999999990.00') FROM crm_contacts")
+        got=$(cdc_psql bench_copy "SELECT count(*) || ' ' || to_char(sum(estimated_value), 'FM9999999999999990.00') FROM crm_contacts")
         [[ $got == "$n $sum" ]] || die "$tag: COPY target has count/sum '$got'"
         secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e6}')
         result snapshot_copy rows/s "$(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')"
@@ -506,7 +518,21 @@ for r in $(seq 1 "$runs"); do
 done
 if want cost; then cost_run; fi
 if ((big)); then
-    bp=${BENCH_PARTITIONS:-$(partitions_for "$big_rows")}
+    # At 10M rows the producer (100-230k rows/s) outruns the 2 sinks (11-45k rows/s), so the
+    # devbroker must hold nearly the whole topic. With 468 partitions at the default
+    # linger.ms=5 each partition gets 1-2 records a batch, lz4 has nothing to work with
+    # and a record takes ~380 bytes on the wire instead of ~190 (measured: 1M rows,
+    # producer alone, bytes fetched / records): partitions evicted records the sinks had
+    # not applied (GAP). linger.ms=100 brings it back to ~180-205 bytes (200 ms: ~175,
+    # but the 16 MiB producer queue then throttles the producer); more partitions alone
+    # would not help, they shrink every batch further. So for both big points: linger.ms
+    # 100 and partitions sized at 300 bytes a row (576 at 10M: ~68% of the window at the
+    # measured size). It costs the producer memory (RSS 26 -> 50 MiB at 1M rows: the
+    # queue holds 100 ms of records, bounded by queue.buffering.max.kbytes), so both big
+    # points use the same settings and the 1M series above keeps the defaults. Measured
+    # on 2 shared cores: 10M rows passed without a gap, devbroker peak 2.1 GB.
+    bp=${BENCH_PARTITIONS:-$(partitions_for "$big_rows" 300)}
+    CFG_PRODUCER="linger.ms: 100"
     t0=$SECONDS
     snap_run big "$big_rows" 2 "$bp"
     result snapshot_cdc_big rows/s "$SNAP_RATE"
@@ -515,7 +541,8 @@ if ((big)); then
     snap_run big1m 1000000 2 "$bp"
     result rss_producer_big1m MiB "$SNAP_PROD_RSS"
     result rss_sink_big1m MiB "$SNAP_SINK_RSS"
-    note "big: $big_rows rows and 1,000,000 rows with $bp partitions took $((SECONDS - t0)) s (fixture included)"
+    CFG_PRODUCER=""
+    note "big: $big_rows rows and 1,000,000 rows with $bp partitions and producer linger.ms 100 took $((SECONDS - t0)) s (fixture included)"
     rm -rf "$WORK/scale-$big_rows"
 fi
 
