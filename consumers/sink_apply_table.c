@@ -3,14 +3,14 @@
  * batch transaction (sink_apply.h step 3).
  *
  * The rows are staged with one COPY into a temporary table (every value as text, so the
- * COPY itself cannot fail on a value), then three statements over a range of staged rows:
+ * COPY itself cannot fail on a value), then four statements over a range of staged rows:
  *   D  delete the stored row where it is older than the delete;
  *   T  upsert the tombstone, unless a row at an equal or newer position is stored;
  *   U  upsert the rows, skipping (before writing anything) versions not newer than a
  *      tombstone or than a completed snapshot's H0; the ON CONFLICT guard refuses versions
  *      not newer than the stored row; RETURNING gives the stored row as text for the
- *      parity hash; the same statement drops the upserted keys' (older) tombstones and
- *      resolves their open dead letters.
+ *      parity hash;
+ *   C  drop tombstones older than an upserted version.
  * When the table's last batch found many rows already stored at their position or newer
  * (a replay), their positions are read first and only newer versions are staged
  * (sink_apply_positions.c).
@@ -122,29 +122,22 @@ static void build_sql(tctx_t *x)
     cdc_buf_put_str(&b, " < (EXCLUDED.\"_cdc_epoch\", EXCLUDED.\"_cdc_pos\") RETURNING ");
     for (size_t i = 0; i < t->ncols; i++)
         cdc_buf_printf(&b, "%st.%s", i > 0 ? ", " : "", t->col_q[i]);
-    /* j: the upserted rows with their staged _i, key and position (names that no source
-     * column can have). In the same statement, c drops the tombstones of those keys (all
-     * older: the upsert skipped versions not newer than a tombstone) and r resolves their
-     * open dead letters (invariant 7): no round trips of their own. */
-    cdc_buf_put_str(&b, "), j AS (SELECT s._i AS _cdc_i, s._k AS _cdc_k, s._e AS _cdc_e,"
-                        " s._p AS _cdc_p");
+    cdc_buf_put_str(&b, ") SELECT s._i");
     for (size_t i = 0; i < t->ncols; i++)
         cdc_buf_printf(&b, ", ins.%s", t->col_q[i]);
     cdc_buf_printf(&b, " FROM ins JOIN %s s ON s._i BETWEEN $1 AND $2 AND s._op <> 'd' AND ",
                    x->stage);
     cdc_sink_sql_put_key_match(&b, t, "ins", "s");
-    cdc_buf_put_str(&b, "), c AS (DELETE FROM _cdc_tombstones tb WHERE tb.target_table = $3"
-                        " AND tb.key = ANY (ARRAY(SELECT _cdc_k FROM j)))"
-                        ", r AS (UPDATE _cdc_dead_letters dl SET resolved_at = now()"
-                        " WHERE dl.domain = $5 AND dl.source = $4 AND dl.source_table = $6"
-                        " AND dl.resolved_at IS NULL AND dl.key = ANY (ARRAY(SELECT _cdc_k FROM j))"
-                        " AND EXISTS (SELECT 1 FROM j WHERE j._cdc_k = dl.key AND (dl.epoch IS NULL"
-                        " OR (dl.epoch, dl.pos) < (j._cdc_e, j._cdc_p))))"
-                        " SELECT j._cdc_i");
-    for (size_t i = 0; i < t->ncols; i++)
-        cdc_buf_printf(&b, ", j.%s", t->col_q[i]);
-    cdc_buf_put_str(&b, " FROM j");
     x->sql_u = cdc_strdup(cdc_buf_cstr(&b));
+
+    /* C */
+    cdc_buf_reset(&b);
+    cdc_buf_printf(&b,
+                   "DELETE FROM _cdc_tombstones tb USING %s s WHERE s._i BETWEEN $1 AND $2"
+                   " AND s._op <> 'd' AND tb.target_table = $3 AND tb.key = s._k"
+                   " AND (tb.epoch, tb.pos) < (s._e, s._p)",
+                   x->stage);
+    x->sql_c = cdc_strdup(cdc_buf_cstr(&b));
     cdc_buf_free(&b);
 }
 
@@ -315,7 +308,7 @@ static void hash_returned(tctx_t *x, PGresult *res)
 static cdc_sink_status_t run_range(tctx_t *x, size_t lo, size_t hi)
 {
     char lob[24], hib[24];
-    const char *p[6] = {lob, hib, x->t->target, x->t->source, x->c->db->domain, x->t->table};
+    const char *p[4] = {lob, hib, x->t->target, x->t->source};
     PGresult *rd = NULL, *rt = NULL, *ru = NULL;
     cdc_sink_pg_class_t cls;
     cdc_sink_status_t st = CDC_SINK_OK;
@@ -343,8 +336,13 @@ static cdc_sink_status_t run_range(tctx_t *x, size_t lo, size_t hi)
         if (cls == CDC_SINK_PG_OK)
             cls = cdc_sink_table_exec(x, x->sql_t, 3, p, &rt);
     }
-    if (cls == CDC_SINK_PG_OK && live > ndel)
-        cls = cdc_sink_table_exec(x, x->sql_u, 6, p, &ru);
+    if (cls == CDC_SINK_PG_OK && live > ndel) {
+        cls = cdc_sink_table_exec(x, x->sql_u, 4, p, &ru);
+        if (cls == CDC_SINK_PG_OK)
+            cls = cdc_sink_table_exec(x, PLAN_PROBE, 0, NULL, NULL);
+        if (cls == CDC_SINK_PG_OK)
+            cls = cdc_sink_table_exec(x, x->sql_c, 3, p, NULL);
+    }
     if (cls == CDC_SINK_PG_OK)
         cls = cdc_sink_table_exec(x, PLAN_DEFAULT "; RELEASE SAVEPOINT cdc_range", 0, NULL, NULL);
     if (cls == CDC_SINK_PG_OK) {
@@ -432,8 +430,7 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
     return st;
 }
 
-/* Marks open dead letters of the deleted keys resolved (invariant 7; U resolves those of
- * the upserted keys itself). */
+/* Marks open dead letters of the applied keys resolved (invariant 7). */
 static cdc_sink_status_t resolve_dead_letters(tctx_t *x)
 {
     cdc_buf_t ids = CDC_BUF_INIT, sql = CDC_BUF_INIT;
@@ -442,7 +439,7 @@ static cdc_sink_status_t resolve_dead_letters(tctx_t *x)
 
     cdc_buf_put_byte(&ids, '{');
     for (size_t i = 0; i < x->n; i++)
-        if (x->out[i].state == ROW_DELETED)
+        if (x->out[i].state == ROW_APPLIED || x->out[i].state == ROW_DELETED)
             cdc_buf_printf(&ids, "%s%zu", ids.len > 1 ? "," : "", i);
     cdc_buf_put_byte(&ids, '}');
     if (ids.len > 2) {
@@ -549,6 +546,7 @@ cdc_sink_status_t cdc_sink_apply_table(cdc_sink_apply_ctx_t *c, const cdc_sink_t
     free(x.sql_d);
     free(x.sql_t);
     free(x.sql_u);
+    free(x.sql_c);
     free(x.stage);
     free(x.out);
     return st;

@@ -37,7 +37,7 @@ typedef struct {
     size_t n;
     row_out_t *out;
     char *stage;
-    char *sql_d, *sql_t, *sql_u;
+    char *sql_d, *sql_t, *sql_u, *sql_c;
     PGresult *err_res; /* the last failed result, for its diagnostic fields */
     cdc_buf_t canon;
 } tctx_t;
