@@ -38,27 +38,29 @@ static int key_line(tctx_t *x, size_t idx, cdc_buf_t *line)
     return 0;
 }
 
+/* Stages the upserted keys with their positions under a savepoint (one round trip);
+ * *staged: how many (none: nothing was sent). */
 static cdc_sink_pg_class_t stage_keys(tctx_t *x, const char *keys, size_t *staged)
 {
     const cdc_sink_table_t *t = x->t;
     cdc_buf_t data = CDC_BUF_INIT, line = CDC_BUF_INIT, sql = CDC_BUF_INIT;
-    cdc_sink_pg_class_t cls;
+    cdc_sink_pg_class_t cls = CDC_SINK_PG_OK;
 
-    cdc_buf_printf(&sql, "CREATE TEMP TABLE IF NOT EXISTS %s (_i int, _e bigint, _p bigint", keys);
-    for (size_t k = 0; k < t->nkeys; k++)
-        cdc_buf_printf(&sql, ", c%zu text", t->key_cols[k]);
-    cdc_buf_put_str(&sql, ") ON COMMIT DELETE ROWS");
-    cls = cdc_sink_table_exec(x, cdc_buf_cstr(&sql), 0, NULL, NULL);
     *staged = 0;
-    for (size_t i = 0; i < x->n && cls == CDC_SINK_PG_OK; i++) {
+    for (size_t i = 0; i < x->n; i++) {
         if (x->rows[i]->op == 'd' || key_line(x, i, &line) != 0)
             continue; /* deletes have their own guards; a bad key goes the normal way */
         cdc_buf_put(&data, line.data, line.len);
         (*staged)++;
     }
-    if (cls == CDC_SINK_PG_OK && *staged > 0) {
-        cdc_buf_reset(&sql);
-        cdc_buf_printf(&sql, "COPY %s FROM STDIN", keys);
+    if (*staged > 0) {
+        cdc_buf_printf(&sql,
+                       "SAVEPOINT cdc_positions; CREATE TEMP TABLE IF NOT EXISTS %s (_i int,"
+                       " _e bigint, _p bigint",
+                       keys);
+        for (size_t k = 0; k < t->nkeys; k++)
+            cdc_buf_printf(&sql, ", c%zu text", t->key_cols[k]);
+        cdc_buf_printf(&sql, ") ON COMMIT DELETE ROWS; COPY %s FROM STDIN", keys);
         cls = cdc_sink_pg_copy(x->c->db->conn, cdc_buf_cstr(&sql), data.data, data.len,
                                x->c->errstr, x->c->errstr_size);
     }
@@ -78,10 +80,10 @@ cdc_sink_status_t cdc_sink_apply_read_positions(tctx_t *x)
     cdc_sink_pg_class_t cls;
 
     /* Under a savepoint: a key text its column type refuses fails only this step. */
-    cls = cdc_sink_table_exec(x, "SAVEPOINT cdc_positions", 0, NULL, NULL);
-    if (cls == CDC_SINK_PG_OK)
-        cls = stage_keys(x, keys, &staged);
-    if (cls == CDC_SINK_PG_OK && staged > 0) {
+    cls = stage_keys(x, keys, &staged);
+    if (cls == CDC_SINK_PG_OK && staged == 0)
+        goto out;
+    if (cls == CDC_SINK_PG_OK) {
         cdc_buf_printf(&sql, "SELECT k._i FROM %s k WHERE EXISTS (SELECT 1 FROM %s o WHERE ", keys,
                        t->target_q);
         cdc_sink_sql_put_key_match(&sql, t, "o", "k");
@@ -103,6 +105,7 @@ cdc_sink_status_t cdc_sink_apply_read_positions(tctx_t *x)
         if (cls == CDC_SINK_PG_OK)
             cls = cdc_sink_table_exec(x, "RELEASE SAVEPOINT cdc_positions", 0, NULL, NULL);
     }
+out:
     PQclear(res);
     cdc_buf_free(&sql);
     free(keys);

@@ -396,15 +396,6 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
     cdc_sink_status_t st = CDC_SINK_OK;
     char err[512];
 
-    cdc_buf_printf(&sql,
-                   "CREATE TEMP TABLE IF NOT EXISTS %s (_i int, _op text, _e bigint,"
-                   " _p bigint, _k bytea",
-                   x->stage);
-    for (size_t i = 0; i < t->ncols; i++)
-        cdc_buf_printf(&sql, ", c%zu text", i);
-    /* Emptied by every commit; a rollback takes the rows (or the new table) away too. */
-    cdc_buf_put_str(&sql, ") ON COMMIT DELETE ROWS");
-    st = cdc_sink_db_status_of(cdc_sink_table_exec(x, cdc_buf_cstr(&sql), 0, NULL, NULL));
     for (size_t i = 0; i < x->n && st == CDC_SINK_OK; i++) {
         size_t bad = SIZE_MAX;
         if (x->out[i].state != ROW_PENDING)
@@ -419,8 +410,15 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
         cdc_buf_put(&data, line.data, line.len);
     }
     if (st == CDC_SINK_OK && data.len > 0) {
-        cdc_buf_reset(&sql);
-        cdc_buf_printf(&sql, "COPY %s FROM STDIN", x->stage);
+        /* One round trip: the table (emptied by every commit; a rollback takes the rows, or
+         * the new table, away too), then the rows. */
+        cdc_buf_printf(&sql,
+                       "CREATE TEMP TABLE IF NOT EXISTS %s (_i int, _op text, _e bigint,"
+                       " _p bigint, _k bytea",
+                       x->stage);
+        for (size_t i = 0; i < t->ncols; i++)
+            cdc_buf_printf(&sql, ", c%zu text", i);
+        cdc_buf_printf(&sql, ") ON COMMIT DELETE ROWS; COPY %s FROM STDIN", x->stage);
         st = cdc_sink_db_status_of(cdc_sink_pg_copy(x->c->db->conn, cdc_buf_cstr(&sql), data.data,
                                                     data.len, x->c->errstr, x->c->errstr_size));
     }
