@@ -6,14 +6,11 @@
  * COPY itself cannot fail on a value), then four statements over a range of staged rows:
  *   D  delete the stored row where it is older than the delete;
  *   T  upsert the tombstone, unless a row at an equal or newer position is stored;
- *   U  upsert the rows, skipping (before writing anything) versions not newer than a
- *      tombstone or than a completed snapshot's H0; the ON CONFLICT guard refuses versions
- *      not newer than the stored row; RETURNING gives the stored row as text for the
- *      parity hash;
+ *   U  upsert the rows, skipping (before writing anything) versions not newer than the
+ *      stored row, than a tombstone, or than a completed snapshot's H0; the ON CONFLICT
+ *      guard repeats the position check for rows that appeared meanwhile; RETURNING gives
+ *      the stored row as text for the parity hash;
  *   C  drop tombstones older than an upserted version.
- * When the table's last batch found many rows already stored at their position or newer
- * (a replay), their positions are read first and only newer versions are staged
- * (sink_apply_positions.c).
  * A permanent error (the data: 22xxx, 23xxx) rolls the range back to its SAVEPOINT and
  * bisects it until the refused row is alone; that row becomes a dead letter.
  */
@@ -28,16 +25,94 @@
 #include "cdc_hash.h"
 #include "cdc_log.h"
 #include "cdc_pgtext.h"
-#include "sink_apply_table_int.h"
 #include "sink_copy.h"
+
+#define BIGINT_MIN "'-9223372036854775808'::bigint"
+
+typedef enum {
+    ROW_PENDING, /* staged; not applied (yet): superseded at the end */
+    ROW_APPLIED, /* upserted; stored hash computed */
+    ROW_DELETED, /* delete applied */
+    ROW_REFUSED, /* dead letter (already recorded) */
+} row_state_t;
+
+typedef struct {
+    row_state_t state;
+    int has_stored;
+    unsigned char stored[CDC_HASH_ROW_SIZE];
+} row_out_t;
+
+typedef struct {
+    cdc_sink_apply_ctx_t *c;
+    const cdc_sink_table_t *t;
+    const cdc_sink_entry_t *const *rows;
+    size_t n;
+    row_out_t *out;
+    char *stage;
+    char *sql_d, *sql_t, *sql_u, *sql_c;
+    PGresult *err_res; /* the last failed result, for its diagnostic fields */
+    cdc_buf_t canon;
+} tctx_t;
+
+static cdc_sink_pg_class_t texec(tctx_t *x, const char *sql, int np, const char *const *p,
+                                 PGresult **res_out)
+{
+    PGconn *conn = x->c->db->conn;
+    PGresult *res =
+        np > 0 ? PQexecParams(conn, sql, np, NULL, p, NULL, NULL, 0) : PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    cdc_sink_pg_class_t cls;
+
+    if (res_out != NULL)
+        *res_out = NULL;
+    if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+        if (res_out != NULL)
+            *res_out = res;
+        else
+            PQclear(res);
+        return CDC_SINK_PG_OK;
+    }
+    cls = cdc_sink_pg_classify(conn, res);
+    cdc_sink_pg_message(conn, res, x->c->errstr, x->c->errstr_size);
+    PQclear(x->err_res);
+    x->err_res = res;
+    return cls;
+}
+
+/* The staged text of column i as the target column's type. */
+static void put_expr(cdc_buf_t *b, const cdc_sink_table_t *t, size_t i, const char *alias)
+{
+    if (t->cast_type[i] != NULL)
+        cdc_buf_printf(b, "CAST(%s.c%zu AS %s)", alias, i, t->cast_type[i]);
+    else
+        cdc_buf_printf(b, "%s.c%zu", alias, i);
+}
+
+static void put_key_match(cdc_buf_t *b, const cdc_sink_table_t *t, const char *row,
+                          const char *stage)
+{
+    for (size_t k = 0; k < t->nkeys; k++) {
+        size_t i = t->key_cols[k];
+        cdc_buf_printf(b, "%s%s.%s = ", k > 0 ? " AND " : "", row, t->col_q[i]);
+        put_expr(b, t, i, stage);
+    }
+}
+
+static void put_pos(cdc_buf_t *b, const char *alias)
+{
+    cdc_buf_printf(b,
+                   "(COALESCE(%s.\"_cdc_epoch\", " BIGINT_MIN
+                   "), COALESCE(%s.\"_cdc_pos\", " BIGINT_MIN "))",
+                   alias, alias);
+}
 
 /* "a stored row at an equal or newer position exists" for staged row s. */
 static void put_newer_row_exists(cdc_buf_t *b, const cdc_sink_table_t *t)
 {
     cdc_buf_printf(b, "EXISTS (SELECT 1 FROM %s o WHERE ", t->target_q);
-    cdc_sink_sql_put_key_match(b, t, "o", "s");
+    put_key_match(b, t, "o", "s");
     cdc_buf_put_str(b, " AND ");
-    cdc_sink_sql_put_pos(b, "o");
+    put_pos(b, "o");
     /* OFFSET 0 keeps the probe a correlated subplan (one index lookup per staged row)
      * instead of an anti-join, which the planner may turn into a hash over the whole
      * target table per batch (bench: 200 ms of a 5,000-row batch at 200k stored rows). */
@@ -57,9 +132,9 @@ static void build_sql(tctx_t *x)
                    "DELETE FROM %s t USING %s s WHERE s._i BETWEEN $1 AND $2 AND s._op = 'd'"
                    " AND ",
                    t->target_q, x->stage);
-    cdc_sink_sql_put_key_match(&b, t, "t", "s");
+    put_key_match(&b, t, "t", "s");
     cdc_buf_put_str(&b, " AND ");
-    cdc_sink_sql_put_pos(&b, "t");
+    put_pos(&b, "t");
     cdc_buf_put_str(&b, " < (s._e, s._p) RETURNING s._i");
     x->sql_d = cdc_strdup(cdc_buf_cstr(&b));
 
@@ -88,19 +163,19 @@ static void build_sql(tctx_t *x)
     cdc_buf_put_str(&b,
                     "\"_cdc_source\", \"_cdc_epoch\", \"_cdc_pos\", \"_cdc_synced_at\") SELECT ");
     for (size_t i = 0; i < t->ncols; i++) {
-        cdc_sink_sql_put_expr(&b, t, i, "s");
+        put_expr(&b, t, i, "s");
         cdc_buf_put_str(&b, ", ");
     }
-    /* No probe of the target here (an index lookup per row, a quarter of the statement on
-     * a snapshot): rows already stored at their position or newer are left out before
-     * staging when they are likely (cdc_sink_apply_read_positions), and ON CONFLICT's
-     * guard below refuses the rest. */
     cdc_buf_printf(&b,
                    "$4, s._e, s._p, now() FROM %s s WHERE s._i BETWEEN $1 AND $2 AND s._op <> 'd'"
+                   " AND NOT ",
+                   x->stage);
+    put_newer_row_exists(&b, t);
+    cdc_buf_printf(&b,
                    " AND NOT EXISTS (SELECT 1 FROM _cdc_tombstones tb WHERE tb.target_table = $3"
                    " AND tb.key = s._k AND (tb.epoch, tb.pos) >= (s._e, s._p) OFFSET 0) AND %s"
                    " ON CONFLICT ",
-                   x->stage, floor_sql);
+                   floor_sql);
     /* A pre-created table may carry the key as a named unique constraint (its own primary
      * key filled by a default); a unique index is inferred from the key columns. */
     if (t->conflict != NULL) {
@@ -118,7 +193,7 @@ static void build_sql(tctx_t *x)
     cdc_buf_put_str(&b, "\"_cdc_source\" = EXCLUDED.\"_cdc_source\", \"_cdc_epoch\" ="
                         " EXCLUDED.\"_cdc_epoch\", \"_cdc_pos\" = EXCLUDED.\"_cdc_pos\","
                         " \"_cdc_synced_at\" = EXCLUDED.\"_cdc_synced_at\" WHERE ");
-    cdc_sink_sql_put_pos(&b, "t");
+    put_pos(&b, "t");
     cdc_buf_put_str(&b, " < (EXCLUDED.\"_cdc_epoch\", EXCLUDED.\"_cdc_pos\") RETURNING ");
     for (size_t i = 0; i < t->ncols; i++)
         cdc_buf_printf(&b, "%st.%s", i > 0 ? ", " : "", t->col_q[i]);
@@ -127,7 +202,7 @@ static void build_sql(tctx_t *x)
         cdc_buf_printf(&b, ", ins.%s", t->col_q[i]);
     cdc_buf_printf(&b, " FROM ins JOIN %s s ON s._i BETWEEN $1 AND $2 AND s._op <> 'd' AND ",
                    x->stage);
-    cdc_sink_sql_put_key_match(&b, t, "ins", "s");
+    put_key_match(&b, t, "ins", "s");
     x->sql_u = cdc_strdup(cdc_buf_cstr(&b));
 
     /* C */
@@ -150,14 +225,7 @@ static int stage_row(tctx_t *x, size_t idx, cdc_buf_t *line, size_t *bad_col, ch
     const cdc_sink_entry_t *e = x->rows[idx];
 
     cdc_buf_reset(line);
-    cdc_sink_copy_put_int64(line, (int64_t)idx);
-    cdc_buf_put_byte(line, '\t');
-    cdc_buf_put_byte(line, e->op);
-    cdc_buf_put_byte(line, '\t');
-    cdc_sink_copy_put_int64(line, e->pos.epoch);
-    cdc_buf_put_byte(line, '\t');
-    cdc_sink_copy_put_int64(line, e->pos.h);
-    cdc_buf_put_byte(line, '\t');
+    cdc_buf_printf(line, "%zu\t%c\t%" PRId64 "\t%" PRId64 "\t", idx, e->op, e->pos.epoch, e->pos.h);
     cdc_sink_copy_put_bytea(line, e->key, e->key_len);
     for (size_t i = 0; i < t->ncols; i++) {
         const cdc_mapped_t *v = NULL;
@@ -189,36 +257,36 @@ static cdc_sink_pg_class_t probe_column(tctx_t *x, size_t idx, char **column, ch
     cdc_sink_pg_class_t cls;
 
     snprintf(ibuf, sizeof ibuf, "%zu", idx);
-    cls = cdc_sink_table_exec(x, "SAVEPOINT cdc_probe", 0, NULL, NULL);
+    cls = texec(x, "SAVEPOINT cdc_probe", 0, NULL, NULL);
     if (cls != CDC_SINK_PG_OK)
         return cls;
     cdc_buf_printf(&b, "CREATE TEMP TABLE _cdc_probe AS SELECT * FROM %s WITH NO DATA",
                    x->t->target_q);
-    cls = cdc_sink_table_exec(x, cdc_buf_cstr(&b), 0, NULL, NULL);
+    cls = texec(x, cdc_buf_cstr(&b), 0, NULL, NULL);
     for (size_t i = 0; i < x->t->ncols && cls == CDC_SINK_PG_OK && *column == NULL; i++) {
         cdc_sink_pg_class_t r;
-        cls = cdc_sink_table_exec(x, "SAVEPOINT cdc_probe_col", 0, NULL, NULL);
+        cls = texec(x, "SAVEPOINT cdc_probe_col", 0, NULL, NULL);
         if (cls != CDC_SINK_PG_OK)
             break;
         cdc_buf_reset(&b);
         cdc_buf_printf(&b, "INSERT INTO _cdc_probe (%s) SELECT ", x->t->col_q[i]);
-        cdc_sink_sql_put_expr(&b, x->t, i, "s");
+        put_expr(&b, x->t, i, "s");
         cdc_buf_printf(&b, " FROM %s s WHERE s._i = $1", x->stage);
-        r = cdc_sink_table_exec(x, cdc_buf_cstr(&b), 1, p, NULL);
+        r = texec(x, cdc_buf_cstr(&b), 1, p, NULL);
         if (r == CDC_SINK_PG_PERMANENT) {
             *column = cdc_strdup(x->t->cols[i].name);
             *reason = cdc_strdup(x->c->errstr);
-            cls = cdc_sink_table_exec(x, "ROLLBACK TO SAVEPOINT cdc_probe_col", 0, NULL, NULL);
+            cls = texec(x, "ROLLBACK TO SAVEPOINT cdc_probe_col", 0, NULL, NULL);
         } else if (r == CDC_SINK_PG_OK) {
-            cls = cdc_sink_table_exec(x, "RELEASE SAVEPOINT cdc_probe_col", 0, NULL, NULL);
+            cls = texec(x, "RELEASE SAVEPOINT cdc_probe_col", 0, NULL, NULL);
         } else {
             cls = r;
         }
     }
     if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_table_exec(x, "ROLLBACK TO SAVEPOINT cdc_probe", 0, NULL, NULL);
+        cls = texec(x, "ROLLBACK TO SAVEPOINT cdc_probe", 0, NULL, NULL);
     if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_table_exec(x, "RELEASE SAVEPOINT cdc_probe", 0, NULL, NULL);
+        cls = texec(x, "RELEASE SAVEPOINT cdc_probe", 0, NULL, NULL);
     cdc_buf_free(&b);
     return cls;
 }
@@ -325,26 +393,30 @@ static cdc_sink_status_t run_range(tctx_t *x, size_t lo, size_t hi)
     snprintf(hib, sizeof hib, "%zu", hi);
     /* Statements without rows of their kind in the range are skipped (a snapshot has no
      * deletes; a delete-only stream batch upserts nothing). */
-    /* The plan settings ride with the savepoint statements (one round trip each). */
-    cls = cdc_sink_table_exec(
-        x, ndel > 0 ? "SAVEPOINT cdc_range; " PLAN_PROBE : "SAVEPOINT cdc_range; " PLAN_HASH, 0,
-        NULL, NULL);
+    cls = texec(x, "SAVEPOINT cdc_range", 0, NULL, NULL);
     if (cls == CDC_SINK_PG_OK && ndel > 0) {
-        cls = cdc_sink_table_exec(x, x->sql_d, 2, p, &rd);
+        cls = texec(x, PLAN_PROBE, 0, NULL, NULL);
         if (cls == CDC_SINK_PG_OK)
-            cls = cdc_sink_table_exec(x, PLAN_HASH, 0, NULL, NULL);
+            cls = texec(x, x->sql_d, 2, p, &rd);
         if (cls == CDC_SINK_PG_OK)
-            cls = cdc_sink_table_exec(x, x->sql_t, 3, p, &rt);
+            cls = texec(x, PLAN_HASH, 0, NULL, NULL);
+        if (cls == CDC_SINK_PG_OK)
+            cls = texec(x, x->sql_t, 3, p, &rt);
     }
     if (cls == CDC_SINK_PG_OK && live > ndel) {
-        cls = cdc_sink_table_exec(x, x->sql_u, 4, p, &ru);
+        if (ndel == 0)
+            cls = texec(x, PLAN_HASH, 0, NULL, NULL);
         if (cls == CDC_SINK_PG_OK)
-            cls = cdc_sink_table_exec(x, PLAN_PROBE, 0, NULL, NULL);
+            cls = texec(x, x->sql_u, 4, p, &ru);
         if (cls == CDC_SINK_PG_OK)
-            cls = cdc_sink_table_exec(x, x->sql_c, 3, p, NULL);
+            cls = texec(x, PLAN_PROBE, 0, NULL, NULL);
+        if (cls == CDC_SINK_PG_OK)
+            cls = texec(x, x->sql_c, 3, p, NULL);
     }
     if (cls == CDC_SINK_PG_OK)
-        cls = cdc_sink_table_exec(x, PLAN_DEFAULT "; RELEASE SAVEPOINT cdc_range", 0, NULL, NULL);
+        cls = texec(x, PLAN_DEFAULT, 0, NULL, NULL);
+    if (cls == CDC_SINK_PG_OK)
+        cls = texec(x, "RELEASE SAVEPOINT cdc_range", 0, NULL, NULL);
     if (cls == CDC_SINK_PG_OK) {
         if (rd != NULL)
             mark_rows(x, rd, ROW_DELETED);
@@ -362,9 +434,9 @@ static cdc_sink_status_t run_range(tctx_t *x, size_t lo, size_t hi)
         char *message = cdc_strdup(x->c->errstr);
         PGresult *keep = x->err_res;
         x->err_res = NULL;
-        cls = cdc_sink_table_exec(x, "ROLLBACK TO SAVEPOINT cdc_range", 0, NULL, NULL);
+        cls = texec(x, "ROLLBACK TO SAVEPOINT cdc_range", 0, NULL, NULL);
         if (cls == CDC_SINK_PG_OK)
-            cls = cdc_sink_table_exec(x, "RELEASE SAVEPOINT cdc_range", 0, NULL, NULL);
+            cls = texec(x, "RELEASE SAVEPOINT cdc_range", 0, NULL, NULL);
         PQclear(x->err_res);
         x->err_res = keep;
         if (cls != CDC_SINK_PG_OK) {
@@ -396,10 +468,17 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
     cdc_sink_status_t st = CDC_SINK_OK;
     char err[512];
 
+    cdc_buf_printf(&sql,
+                   "CREATE TEMP TABLE IF NOT EXISTS %s (_i int, _op text, _e bigint,"
+                   " _p bigint, _k bytea",
+                   x->stage);
+    for (size_t i = 0; i < t->ncols; i++)
+        cdc_buf_printf(&sql, ", c%zu text", i);
+    /* Emptied by every commit; a rollback takes the rows (or the new table) away too. */
+    cdc_buf_put_str(&sql, ") ON COMMIT DELETE ROWS");
+    st = cdc_sink_db_status_of(texec(x, cdc_buf_cstr(&sql), 0, NULL, NULL));
     for (size_t i = 0; i < x->n && st == CDC_SINK_OK; i++) {
         size_t bad = SIZE_MAX;
-        if (x->out[i].state != ROW_PENDING)
-            continue;
         if (stage_row(x, i, &line, &bad, err, sizeof err) != 0) {
             /* Refused before PostgreSQL sees it: a bad value would fail the whole COPY. */
             st = cdc_sink_apply_dead_letter(x->c, x->rows[i],
@@ -410,15 +489,8 @@ static cdc_sink_status_t stage_rows(tctx_t *x)
         cdc_buf_put(&data, line.data, line.len);
     }
     if (st == CDC_SINK_OK && data.len > 0) {
-        /* One round trip: the table (emptied by every commit; a rollback takes the rows, or
-         * the new table, away too), then the rows. */
-        cdc_buf_printf(&sql,
-                       "CREATE TEMP TABLE IF NOT EXISTS %s (_i int, _op text, _e bigint,"
-                       " _p bigint, _k bytea",
-                       x->stage);
-        for (size_t i = 0; i < t->ncols; i++)
-            cdc_buf_printf(&sql, ", c%zu text", i);
-        cdc_buf_printf(&sql, ") ON COMMIT DELETE ROWS; COPY %s FROM STDIN", x->stage);
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql, "COPY %s FROM STDIN", x->stage);
         st = cdc_sink_db_status_of(cdc_sink_pg_copy(x->c->db->conn, cdc_buf_cstr(&sql), data.data,
                                                     data.len, x->c->errstr, x->c->errstr_size));
     }
@@ -451,34 +523,11 @@ static cdc_sink_status_t resolve_dead_letters(tctx_t *x)
                        " AND dl.source_table = $4 AND dl.key = s._k AND dl.resolved_at IS NULL"
                        " AND (dl.epoch IS NULL OR (dl.epoch, dl.pos) < (s._e, s._p))",
                        x->stage);
-        st = cdc_sink_db_status_of(cdc_sink_table_exec(x, cdc_buf_cstr(&sql), 4, p, NULL));
+        st = cdc_sink_db_status_of(texec(x, cdc_buf_cstr(&sql), 4, p, NULL));
     }
     cdc_buf_free(&ids);
     cdc_buf_free(&sql);
     return st;
-}
-
-/*
- * Whether the next batch of this table reads stored positions first: when at least a
- * tenth of this batch's upserts were already stored at their position or newer (found
- * by the read, or refused by ON CONFLICT's guard after staging). Speed only: both paths
- * apply the same rows.
- */
-static void learn_stored_newer(tctx_t *x)
-{
-    size_t upserts = 0, newer = 0;
-
-    for (size_t i = 0; i < x->n; i++) {
-        if (x->rows[i]->op == 'd' || x->out[i].state == ROW_REFUSED)
-            continue;
-        upserts++;
-        newer += x->out[i].state == ROW_STORED_NEWER || x->out[i].state == ROW_PENDING;
-    }
-    if (upserts > 0) {
-        /* The descriptor belongs to this worker's db handle; the flag is a hint only. */
-        cdc_sink_table_t *mt = (cdc_sink_table_t *)x->t;
-        mt->few_stored_newer = newer * 10 < upserts;
-    }
 }
 
 cdc_sink_status_t cdc_sink_apply_table(cdc_sink_apply_ctx_t *c, const cdc_sink_table_t *t,
@@ -496,15 +545,9 @@ cdc_sink_status_t cdc_sink_apply_table(cdc_sink_apply_ctx_t *c, const cdc_sink_t
     x.stage = cdc_asprintf("_cdc_stage_%u", t->id);
     build_sql(&x);
 
-    st = CDC_SINK_OK;
-    if (!t->few_stored_newer)
-        st = cdc_sink_apply_read_positions(&x);
-    if (st == CDC_SINK_OK)
-        st = stage_rows(&x);
+    st = stage_rows(&x);
     if (st == CDC_SINK_OK && n > 0)
         st = run_range(&x, 0, n - 1);
-    if (st == CDC_SINK_OK)
-        learn_stored_newer(&x);
     if (st == CDC_SINK_OK)
         st = resolve_dead_letters(&x);
     for (size_t i = 0; i < n && st == CDC_SINK_OK; i++) {

@@ -79,7 +79,8 @@ void cdc_sink_copy_put_bytea(cdc_buf_t *out, const void *p, size_t len)
     out->len += 2 * len;
 }
 
-void cdc_sink_copy_put_int64(cdc_buf_t *out, int64_t v)
+/* Decimal digits of v without printf: every integer column of every row comes here. */
+static void put_int64(cdc_buf_t *out, int64_t v)
 {
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     unsigned char digits[20];
@@ -122,7 +123,7 @@ int cdc_sink_copy_put_value(cdc_buf_t *out, const cdc_col_type_t *t, const cdc_m
     }
     switch (t->kind) {
     case CDC_COL_LONG:
-        cdc_sink_copy_put_int64(out, v->l);
+        put_int64(out, v->l);
         break;
     case CDC_COL_BOOLEAN:
         cdc_buf_put_byte(out, v->l ? 't' : 'f');
@@ -216,7 +217,7 @@ void cdc_sink_copy_put_json_value(cdc_buf_t *out, const cdc_col_type_t *t, const
     cdc_buf_reset(scratch);
     switch (t->kind) {
     case CDC_COL_LONG:
-        cdc_sink_copy_put_int64(out, v->l);
+        put_int64(out, v->l);
         return;
     case CDC_COL_BOOLEAN:
         cdc_buf_put_str(out, v->l ? "true" : "false");

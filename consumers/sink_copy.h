@@ -19,9 +19,6 @@
 /* Appends bytes with COPY text escapes. */
 void cdc_sink_copy_put_escaped(cdc_buf_t *out, const void *p, size_t len);
 
-/* Appends the decimal digits of v, without printf (every integer of every staged row). */
-void cdc_sink_copy_put_int64(cdc_buf_t *out, int64_t v);
-
 /* Appends bytes as a bytea hex literal for COPY ("\\x0a1b": the backslash escaped). */
 void cdc_sink_copy_put_bytea(cdc_buf_t *out, const void *p, size_t len);
 

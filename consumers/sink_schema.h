@@ -53,8 +53,6 @@ struct cdc_sink_table_s {
     size_t ndropped;            /* how many */
     int judged;                 /* changes logged once (a refused table is re-checked) */
     int dropped_counted;        /* the worker counted ndropped in its metrics */
-    int few_stored_newer;       /* speed hint: the last batch's upserts were mostly newer than
-                                   the target, so the next skips the read of stored positions */
     struct cdc_sink_table_s *next;
 };
 
