@@ -98,7 +98,6 @@ int cdc_sink_worker_setup(worker_t *w, char *errstr, size_t errstr_size)
 {
     char *group = cdc_kafka_sink_group(w->conf, w->domain);
     rd_kafka_conf_t *kc = NULL;
-    rd_kafka_topic_partition_list_t *sub = NULL;
     char err[512];
     int rc = -1;
 
@@ -140,19 +139,12 @@ int cdc_sink_worker_setup(worker_t *w, char *errstr, size_t errstr_size)
     }
     if (cdc_sink_schemas_load(w->schemas, KAFKA_TIMEOUT_MS, err, sizeof(err)) < 0)
         cdc_log_warn("%s (read again when a record needs a schema)", err);
-    sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, w->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, sub);
-    if (e) {
-        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", w->topic, rd_kafka_err2str(e));
+    if (cdc_kafka_subscribe(w->rk, w->topic, errstr, errstr_size) < 0)
         goto out;
-    }
     cdc_log_info("worker of domain %s: group %s, topic %s, %zu schemas known", w->domain, group,
                  w->topic, cdc_sink_schemas_count(w->schemas));
     rc = 0;
 out:
-    if (sub)
-        rd_kafka_topic_partition_list_destroy(sub);
     free(group);
     return rc;
 }

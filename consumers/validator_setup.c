@@ -78,7 +78,6 @@ int cdc_validator_setup(validator_t *v, char *errstr, size_t errstr_size)
                       ? cdc_asprintf("%s.validator.%s", v->conf->topic_prefix, v->opts->domain)
                       : cdc_asprintf("%s.validator", v->conf->topic_prefix);
     rd_kafka_conf_t *kc = NULL;
-    rd_kafka_topic_partition_list_t *sub = NULL;
     cdc_topic_spec_t *all = NULL;
     size_t nall = 0;
     char err[512];
@@ -106,20 +105,13 @@ int cdc_validator_setup(validator_t *v, char *errstr, size_t errstr_size)
             snprintf(errstr, errstr_size, "Kafka cluster: %s", err);
             goto out;
         }
-    sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, v->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(v->rk, sub);
-    if (e) {
-        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", v->topic, rd_kafka_err2str(e));
+    if (cdc_kafka_subscribe(v->rk, v->topic, errstr, errstr_size) < 0)
         goto out;
-    }
     cdc_log_info("validator: group %s, topic %s, %zu domain(s) in %zu target database(s)", group,
                  v->topic, v->ndomains, v->ndbs);
     rc = 0;
 out:
     cdc_config_topics_free(all, nall);
-    if (sub)
-        rd_kafka_topic_partition_list_destroy(sub);
     free(group);
     return rc;
 }

@@ -155,3 +155,18 @@ void cdc_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const ch
                                      : CDC_LOG_DEBUG;
     CDC_LOG(l, "rdkafka %s: %s", fac, buf);
 }
+
+int cdc_kafka_subscribe(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t e;
+
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}

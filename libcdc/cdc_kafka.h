@@ -42,6 +42,10 @@ char *cdc_kafka_sink_group(const cdc_config_t *conf, const char *domain);
 int cdc_kafka_check_topics(rd_kafka_t *rk, const cdc_topic_spec_t *topics, size_t n, int timeout_ms,
                            char *errstr, size_t errstr_size);
 
+/* Subscribes consumer rk (group member) to the one topic. 0, or -1 with errstr naming the
+ * topic and librdkafka's reason. */
+int cdc_kafka_subscribe(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size);
+
 /* librdkafka log callback writing into cdc_log (set by cdc_kafka_conf_new). */
 void cdc_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
