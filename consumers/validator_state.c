@@ -155,7 +155,6 @@ cdc_sink_status_t cdc_vstate_claim(cdc_vstate_t *s, size_t domain, const char *t
     return st;
 }
 
-/* A bytea parameter in PostgreSQL's hex form (\x and the digits); caller frees. */
 static char *str_dup(cdc_avro_str_t s)
 {
     char *r = cdc_malloc(s.len + 1);

@@ -83,15 +83,6 @@ static int64_t imported_upto(PGconn *conn, const char *domain, const char *topic
     return next;
 }
 
-static char *hex(const void *p, size_t n)
-{
-    char *s = cdc_malloc(2 * n + 3);
-    s[0] = '\\';
-    s[1] = 'x';
-    cdc_hash_hex(p, n, s + 2);
-    return s;
-}
-
 /*
  * The sink counts clean applies in its parity outbox without keys (docs/parity.md
  * "Outbox layout"), so whether the key of a dead letter imported just now was applied at
@@ -177,7 +168,7 @@ static int import_one(PGconn *conn, const char *domain, const rd_kafka_message_t
                           key_json ? key_json : "");
     free(key_json);
     if (m->key_len > 0)
-        key = hex(m->key, m->key_len);
+        key = cdc_hash_bytea_text(m->key, m->key_len);
     int has_pos = json_is_object(jpos);
     snprintf(part, sizeof part, "%d", (int)m->partition);
     snprintf(off, sizeof off, "%" PRId64, m->offset);
