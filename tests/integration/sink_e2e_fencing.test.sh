@@ -28,9 +28,17 @@ se_sink_start A crm --batch-rows 100000 --batch-ms 2000 --batch-min-ms 2000
 se_wait_caught_up $DB crm 60
 ok "A applied the snapshot"
 
+snap_end=$(se_hwm cdc.crm)
 se_workload_start 3600 200 9
 se_producer_start
-sleep 3
+# A holds open batches only once the workload's changes are in Kafka, and the producer may
+# take seconds to start on a busy machine: wait for 100 new records, then let A fetch them.
+for _ in $(seq 1 120); do
+    (($(se_hwm cdc.crm) >= snap_end + 100)) && break
+    sleep 0.5
+done
+(($(se_hwm cdc.crm) >= snap_end + 100)) || fail "the workload's changes did not reach cdc.crm in 60 s"
+sleep 1
 # Stop A outside a transaction (a worker stopped inside one would hold the partition's
 # offset row lock: B would wait for it instead of overtaking A).
 for _ in $(seq 1 100); do
